@@ -1,0 +1,73 @@
+// The tool registry: one set of tool definitions serves both the agent loop and the MCP server.
+//
+// A tool is a name, a description written for a model, a JSON schema for its input (and one for
+// its structured output), MCP annotations, and a handler. ToolRegistry::call() validates the
+// arguments against the input schema before the handler runs, and turns every failure (unknown
+// tool, missing or ill-typed argument, oversized input, a handler's error) into an is_error
+// result the model can act on. Nothing here throws to the caller.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "meanwhile/lane.h"
+
+namespace meanwhile {
+
+struct ToolResult {
+  std::string text;            // what the model (or MCP text content) sees
+  nlohmann::json structured;   // machine-readable form (MCP structuredContent); may be null
+  bool is_error = false;
+};
+
+// What a tool may use while it runs. Owned by the caller of ToolRegistry::call().
+struct ToolContext {
+  Lane& lane;
+  std::string workspace;  // absolute, symlinks resolved; file tools stay inside it
+  // Set from another thread to ask a long call (background_wait, bash) to return early.
+  const std::atomic<bool>* cancel = nullptr;
+  // Optional progress reports from long calls: (progress, total or <0 when unknown, message).
+  std::function<void(double, double, const std::string&)> progress;
+};
+
+struct ToolDef {
+  std::string name;
+  std::string description;
+  nlohmann::json input_schema;   // JSON Schema (object) for the arguments
+  nlohmann::json output_schema;  // JSON Schema (object) for ToolResult::structured
+  nlohmann::json annotations;    // MCP ToolAnnotations: readOnlyHint, destructiveHint, ...
+  bool background = false;       // one of the background tools the MCP server exposes
+  bool task_support = false;     // MCP execution.taskSupport "optional"
+  std::function<ToolResult(const nlohmann::json& args, ToolContext& ctx)> run;
+};
+
+class ToolRegistry {
+ public:
+  // Every tool: bash, read_file, write_file, edit_file and the background tools.
+  static ToolRegistry standard();
+
+  void add(ToolDef def);
+  const ToolDef* find(const std::string& name) const;
+  const std::vector<ToolDef>& tools() const { return tools_; }
+
+  // Validates args against the tool's input schema, then runs it. Never throws.
+  ToolResult call(const std::string& name, const nlohmann::json& args, ToolContext& ctx) const;
+
+  // Largest serialized argument object accepted (bytes).
+  static constexpr std::size_t kMaxArgumentBytes = 4 * 1024 * 1024;
+
+ private:
+  std::vector<ToolDef> tools_;
+};
+
+// Checks `value` against the subset of JSON Schema the tools use (type, properties, required,
+// additionalProperties, enum, items, minimum/maximum, minLength/maxLength). The error names the
+// offending field, e.g. "task_id: expected a string, got 42".
+Status validate_json(const nlohmann::json& schema, const nlohmann::json& value);
+
+}  // namespace meanwhile

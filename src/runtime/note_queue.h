@@ -1,0 +1,50 @@
+// NoteQueue: the thread-safe notification queue between the lane thread and the host.
+//
+// Notes drain highest priority first, then oldest first. A newer note of the same kind for the
+// same job replaces an undrained older one (a `matched` note keeps the older note's lines
+// before its own, at most kMaxLines); `finished` notes never fold (there is one per job).
+// An eventfd is readable exactly while the queue is not empty, for hosts with a poll loop.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "meanwhile/lane.h"
+#include "runtime/unique_fd.h"
+
+namespace meanwhile {
+
+class NoteQueue {
+ public:
+  static constexpr std::size_t kMaxLines = 50;
+
+  NoteQueue();
+  NoteQueue(const NoteQueue&) = delete;
+  NoteQueue& operator=(const NoteQueue&) = delete;
+
+  void push(Note note);  // assigns note.seq
+  std::vector<Note> drain();
+  // Blocks until a note for one of `ids` (any note when empty) is queued, or the timeout
+  // passes, or close() is called; removes and returns the matching notes.
+  std::vector<Note> wait(std::chrono::milliseconds timeout, const std::vector<JobId>& ids);
+  std::size_t size() const;
+  int fd() const { return event_fd_.get(); }
+  void close();  // wakes every waiter; later waits return at once
+
+ private:
+  void update_fd_locked();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Note> notes_;  // unsorted; drain sorts
+  std::uint64_t next_seq_ = 1;
+  bool closed_ = false;
+  bool fd_signalled_ = false;
+  UniqueFd event_fd_;
+};
+
+}  // namespace meanwhile
