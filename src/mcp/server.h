@@ -1,6 +1,8 @@
 // The MCP server: the lane's background tools for any MCP client, over stdio.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <string>
 
 namespace meanwhile::mcp {
@@ -8,6 +10,13 @@ namespace meanwhile::mcp {
 struct ServerOptions {
   std::string workspace = ".";  // jobs' default cwd; the store lives in WORKSPACE/.meanwhile
   std::string data_dir;         // overrides the store's location when set
+  // SIGTERM -> SIGKILL grace for the jobs still running when the server ends: short, so that
+  // the server is gone within 2 s of its client closing stdin.
+  std::chrono::milliseconds kill_grace{1000};
+  std::size_t max_concurrent_requests = 16;  // blocking requests (tools/call, tasks/result)
+  // The protocol's streams; anything else written to the process's stdout is sent to stderr.
+  int input_fd = 0;
+  int output_fd = 1;
 };
 
 // Serves newline-delimited JSON-RPC 2.0 on stdin/stdout until the client closes stdin or a

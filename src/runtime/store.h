@@ -62,10 +62,12 @@ class Store {
   Result<std::vector<StoredJob>> reclaim_dead_hosts();
 
  private:
+  struct Statements;  // prepared statements, cached for the connection's lifetime
   Store(sqlite3* db, std::string uuid);
   sqlite3* db_;
   std::string uuid_;
   mutable std::mutex mu_;
+  std::unique_ptr<Statements> stmts_;  // guarded by mu_
 };
 
 // JobSpec <-> JSON, as stored in the spec column.

@@ -1,0 +1,38 @@
+// File reading and writing helpers shared by the file tools.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "agent/workspace_path.h"
+#include "meanwhile/result.h"
+#include "runtime/unique_fd.h"
+
+namespace meanwhile {
+
+constexpr std::size_t kMaxLineBytes = 2000;  // longer lines are cut when shown
+constexpr std::size_t kSniffBytes = 8192;    // looked at to tell text from binary
+
+std::string errno_text(int err);
+// Why a file's first bytes look binary, or "" if they look like text.
+std::string binary_reason(std::string_view head);
+// The error for a binary file, with a hint on how to look at it instead.
+std::string binary_refusal(const std::string& path, std::uint64_t size, const std::string& reason,
+                           const char* tool);
+// Opens an existing regular file for reading, with errors that name `shown`.
+Result<UniqueFd> open_for_reading(const WorkspacePath& wp, const std::string& shown,
+                                  struct stat& st);
+// The rest of the file, refused when larger than `limit`.
+Result<std::string> read_all(int fd, const std::string& shown, std::size_t limit);
+// Creates or truncates `absolute` and writes `data`.
+Status write_all(const std::string& absolute, const std::string& shown, std::string_view data);
+// "   12\tline\n" as cat -n prints it, the line cut when longer than kMaxLineBytes.
+// `full_size`: the line's real length when only its start was kept.
+void append_numbered(std::string& out, std::size_t number, std::string_view line,
+                     std::size_t full_size = 0);
+
+}  // namespace meanwhile

@@ -1,0 +1,166 @@
+#include "agent/loop.h"
+
+#include "agent/conversation.h"
+#include "runtime/text.h"
+
+namespace meanwhile::agent {
+using nlohmann::json;
+
+std::string system_prompt(const std::string& workspace) {
+  return "You are meanwhile, a coding agent working in the directory " + workspace +
+         ". Use the tools to inspect and change files and to run commands.\n\n"
+         "You have a background lane, so you never have to sit idle while a slow command runs:\n"
+         "- Start anything that may take more than a few seconds (test suites, builds, installs, "
+         "servers, downloads) with background_run. It returns a task_id at once; keep working "
+         "on something else meanwhile.\n"
+         "- When a job finishes, its result reaches you by itself in a <background-results> "
+         "block in the next user turn (status, exit code, duration, the head and tail of its "
+         "output, the log path). Do not poll for it in a loop.\n"
+         "- check_background lists every job with its status, elapsed time and last output "
+         "line (use it whenever you lose track of task ids); background_output reads a job's "
+         "output; background_wait blocks until a job finishes, only when you have nothing "
+         "else to do; background_kill stops a job; background_input writes to its stdin.\n"
+         "- bash is for short commands. One still running at its timeout is moved to the "
+         "background, not killed: the result gives its task_id.\n"
+         "- If you end your turn while jobs are running, you are woken up with their results.\n"
+         "- Never use pkill, killall or kill on job processes: use background_kill with the "
+         "task_id.\n"
+         "File tools take paths relative to the workspace and cannot leave it.";
+}
+
+Loop::Loop(llm::Provider& provider, const ToolRegistry& registry, ToolContext& tool_context,
+           LoopOptions options, LoopEvents events)
+    : provider_(provider),
+      registry_(registry),
+      ctx_(tool_context),
+      options_(std::move(options)),
+      events_(std::move(events)) {
+  if (options_.system_prompt.empty()) options_.system_prompt = system_prompt(ctx_.workspace);
+  for (const ToolDef& def : registry_.tools()) {
+    tool_defs_.push_back(
+        {{"name", def.name}, {"description", def.description}, {"input_schema", def.input_schema}});
+  }
+}
+
+void Loop::set_messages(json messages, std::size_t settled) {
+  messages_ = std::move(messages);
+  settled_ = std::min(settled, messages_.size());
+}
+
+void Loop::clear() {
+  messages_ = json::array();
+  settled_ = 0;
+}
+
+bool Loop::cancelled() const {
+  return ctx_.cancel && ctx_.cancel->load();
+}
+
+void Loop::settle() {
+  for (; settled_ < messages_.size(); ++settled_) {
+    if (events_.on_message) events_.on_message(messages_[settled_]);
+  }
+}
+
+RunOutcome Loop::run_user_text(std::string_view text, int max_calls) {
+  json blocks = json::array();
+  std::string cleaned = text::clean(text);
+  if (!cleaned.empty()) blocks.push_back(text_block(std::move(cleaned)));
+  return run(blocks, {}, max_calls);
+}
+
+Result<llm::Response> Loop::call_model() {
+  llm::Request request;
+  request.model = options_.model;
+  request.system = options_.system_prompt;
+  request.messages = messages_;
+  request.tools = tool_defs_;
+  request.max_tokens = options_.max_tokens;
+  llm::StreamHandler handler;
+  handler.on_text = events_.on_text;
+  handler.on_retry = events_.on_retry;
+  return provider_.send(request, handler, ctx_.cancel);
+}
+
+json Loop::run_tools(const json& assistant_message, bool* interrupted) {
+  json results = json::array();
+  for (const json& use : tool_uses(assistant_message)) {
+    const std::string id = use.value("id", "");
+    const std::string name = use.value("name", "");
+    if (events_.on_tool_use) events_.on_tool_use(use);
+    ToolResult result;
+    if (cancelled()) {
+      result = {"interrupted by the user", nullptr, true};
+    } else {
+      json input = use.contains("input") ? use["input"] : json::object();
+      result = registry_.call(name, input, ctx_);
+      if (cancelled()) {  // the tool returned early because of Ctrl+C
+        std::string said = result.text;
+        result.text = "interrupted by the user" + (said.empty() ? "" : ": " + said);
+        result.is_error = true;
+      }
+    }
+    if (events_.on_tool_result) events_.on_tool_result(use, result);
+    results.push_back(tool_result_block(id, result.text, result.is_error));
+  }
+  *interrupted = cancelled();
+  return results;
+}
+
+RunOutcome Loop::run(const json& user_blocks, std::vector<Note> notes, int max_calls) {
+  RunOutcome outcome;
+  json blocks = user_blocks;
+  while (true) {
+    // Every note pending right now goes into this request, after the turn's own blocks.
+    for (Note& note : ctx_.lane.drain()) notes.push_back(std::move(note));
+    if (!notes.empty()) {
+      std::string text = background_results_text(notes);
+      if (events_.on_background_results) events_.on_background_results(notes, text);
+      blocks.push_back(text_block(std::move(text)));
+      notes.clear();
+    }
+    add_user_blocks(messages_, blocks);
+    blocks = json::array();
+    if (messages_.empty() || messages_.back().value("role", "") != "user") return outcome;
+    if (max_calls > 0 && outcome.model_calls >= max_calls) {
+      outcome.stop = Stop::max_turns;
+      return outcome;
+    }
+    if (cancelled()) {
+      outcome.stop = Stop::interrupted;
+      return outcome;
+    }
+
+    ++outcome.model_calls;
+    if (events_.on_request) events_.on_request(outcome.model_calls);
+    auto response = call_model();
+    if (!response) {
+      // The user turn stays unsent; the next run adds to it, so nothing (notes included) is lost.
+      outcome.stop = cancelled() ? Stop::interrupted : Stop::error;
+      outcome.error = response.error();
+      return outcome;
+    }
+    json content = json::array();
+    for (json& b : response->content) {
+      bool empty_text = b.value("type", "") == "text" && b.value("text", "").empty();
+      if (!empty_text) content.push_back(std::move(b));
+    }
+    if (content.empty()) return outcome;  // nothing said, nothing asked: the turn is over
+    messages_.push_back({{"role", "assistant"}, {"content", std::move(content)}});
+    settle();
+    const json& assistant = messages_.back();
+    outcome.final_text = message_text(assistant);
+    if (events_.on_assistant) events_.on_assistant(assistant);
+
+    if (tool_uses(assistant).empty()) return outcome;
+    bool interrupted = false;
+    blocks = run_tools(assistant, &interrupted);
+    if (interrupted) {
+      add_user_blocks(messages_, blocks);  // every tool_use answered: the conversation stays valid
+      outcome.stop = Stop::interrupted;
+      return outcome;
+    }
+  }
+}
+
+}  // namespace meanwhile::agent

@@ -1,0 +1,103 @@
+#include "agent/transcript.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "agent/conversation.h"
+
+namespace meanwhile::agent {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+Result<UniqueFd> open_append(const std::string& path, bool must_be_new) {
+  int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (must_be_new ? O_EXCL : 0);
+  UniqueFd fd(::open(path.c_str(), flags, 0600));
+  if (!fd) return make_error("cannot open transcript " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+std::string session_file_name() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  return std::string(stamp) + "-" + std::to_string(::getpid()) + ".jsonl";
+}
+
+}  // namespace
+
+Result<Transcript> Transcript::create(const std::string& sessions_dir) {
+  std::error_code ec;
+  fs::create_directories(sessions_dir, ec);
+  if (ec) return make_error("cannot create " + sessions_dir + ": " + ec.message());
+  std::string path = sessions_dir + "/" + session_file_name();
+  auto fd = open_append(path, /*must_be_new=*/true);
+  if (!fd) return make_error(fd.error());
+  return Transcript(path, std::move(*fd));
+}
+
+Result<json> read_transcript(const std::string& path, std::vector<std::string>* warnings) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error("cannot read transcript " + path);
+  json messages = json::array();
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (message.is_discarded()) {
+      if (warnings)
+        warnings->push_back(path + ":" + std::to_string(line_no) + ": not JSON, skipped");
+      continue;
+    }
+    messages.push_back(std::move(message));
+  }
+  return messages;
+}
+
+Result<Transcript> Transcript::open_latest(const std::string& sessions_dir, json* messages,
+                                           std::vector<std::string>* warnings) {
+  std::error_code ec;
+  fs::path newest;
+  fs::file_time_type newest_time{};
+  for (const auto& entry : fs::directory_iterator(sessions_dir, ec)) {
+    if (entry.path().extension() != ".jsonl" || !entry.is_regular_file()) continue;
+    auto t = entry.last_write_time(ec);
+    if (ec) continue;
+    if (newest.empty() || t > newest_time || (t == newest_time && entry.path() > newest)) {
+      newest = entry.path();
+      newest_time = t;
+    }
+  }
+  if (newest.empty()) return make_error("no earlier session to continue in " + sessions_dir);
+  auto loaded = read_transcript(newest.string(), warnings);
+  if (!loaded) return make_error(loaded.error());
+  *messages = repair_conversation(*loaded, warnings);
+  auto fd = open_append(newest.string(), /*must_be_new=*/false);
+  if (!fd) return make_error(fd.error());
+  return Transcript(newest.string(), std::move(*fd));
+}
+
+Status Transcript::append(const json& message) {
+  std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  std::size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return make_error("cannot write transcript " + path_ + ": " + std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+  return Ok{};
+}
+
+}  // namespace meanwhile::agent

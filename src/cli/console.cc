@@ -1,0 +1,173 @@
+#include "cli/console.h"
+
+#include <unistd.h>
+
+#include <regex>
+
+#include "agent/conversation.h"
+
+namespace meanwhile::cli {
+using nlohmann::json;
+
+namespace {
+
+// One line, at most `width` bytes, not cutting a UTF-8 character.
+std::string one_line(std::string s, std::size_t width) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (s.size() <= width) return s;
+  std::size_t cut = width;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "…";
+}
+
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+}  // namespace
+
+Console::Console(FILE* text_out, FILE* info_out)
+    : text_out_(text_out), info_out_(info_out), color_(::isatty(fileno(info_out)) != 0) {}
+
+std::string Console::style(const char* code, const std::string& s) const {
+  if (!color_) return s;
+  return std::string("\033[") + code + "m" + s + "\033[0m";
+}
+
+void Console::text(std::string_view delta) {
+  if (delta.empty()) return;
+  std::fwrite(delta.data(), 1, delta.size(), text_out_);
+  std::fflush(text_out_);
+  text_open_ = delta.back() != '\n';
+  streamed_ = true;
+}
+
+void Console::end_text() {
+  if (text_open_) {
+    std::fputc('\n', text_out_);
+    std::fflush(text_out_);
+    text_open_ = false;
+  }
+}
+
+void Console::info(const std::string& line) {
+  end_text();
+  std::fputs(line.c_str(), info_out_);
+  std::fputc('\n', info_out_);
+  std::fflush(info_out_);
+}
+
+void Console::dim(const std::string& line) { info(style("2", line)); }
+
+void Console::error(const std::string& line) {
+  end_text();
+  std::fprintf(stderr, "meanwhile: error: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+void Console::notes(const std::vector<Note>& notes) {
+  for (const Note& note : notes) info(style("1;36", "── background: " + describe_note(note) + " ──"));
+}
+
+agent::LoopEvents Console::loop_events() {
+  agent::LoopEvents events;
+  events.on_request = [this](int) { streamed_ = false; };
+  events.on_text = [this](std::string_view delta) { text(delta); };
+  events.on_assistant = [this](const json& message) {
+    // Providers that do not stream (the script provider may not) still get their text shown.
+    if (!streamed_) text(agent::message_text(message));
+    end_text();
+  };
+  events.on_tool_use = [this](const json& use) {
+    end_text();
+    std::string name = use.value("name", "?");
+    json input = use.contains("input") ? use["input"] : json::object();
+    std::string line = "▸ " + name + " " + summarize_tool_input(name, input);
+    std::fputs(style("2", line).c_str(), info_out_);
+    std::fflush(info_out_);
+  };
+  events.on_tool_result = [this](const json&, const ToolResult& result) {
+    std::string preview = " → " + preview_result(result);
+    std::fputs(style(result.is_error ? "31" : "2", preview).c_str(), info_out_);
+    std::fputc('\n', info_out_);
+    std::fflush(info_out_);
+  };
+  events.on_background_results = [this](const std::vector<Note>& list, const std::string&) {
+    notes(list);
+  };
+  events.on_retry = [this](int attempt, const std::string& why, std::chrono::milliseconds wait) {
+    dim("(attempt " + std::to_string(attempt) + " failed: " + one_line(why, 120) + "; retrying in " +
+        seconds(wait.count() / 1000.0) + ")");
+  };
+  return events;
+}
+
+std::string summarize_tool_input(const std::string& name, const json& input) {
+  if (!input.is_object()) return one_line(input.dump(), 70);
+  for (const char* key : {"command", "path", "task_id", "task_ids"}) {
+    if (!input.contains(key)) continue;
+    const json& v = input[key];
+    std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+    if (name == "background_run" && input.contains("label") && input["label"].is_string()) {
+      s = "[" + input["label"].get<std::string>() + "] " + s;
+    }
+    return one_line(s, 60);
+  }
+  return input.empty() ? "" : one_line(input.dump(-1, ' ', false, json::error_handler_t::replace), 70);
+}
+
+std::string preview_result(const ToolResult& result, std::size_t width) {
+  // "[task 2] `long command` (label) running for 4.0s" reads as "task 2 running for 4.0s":
+  // the tool line above already shows the command.
+  static const std::regex title(R"(\[?task (\d+)(\]|:) `[^`\n]*`( \([^)\n]*\))?)");
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  const std::string& t = result.text;
+  while (pos < t.size()) {
+    std::size_t nl = t.find('\n', pos);
+    if (nl == std::string::npos) nl = t.size();
+    std::string line = t.substr(pos, nl - pos);
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+    pos = nl + 1;
+  }
+  if (lines.empty()) return result.is_error ? "error" : "(no output)";
+  std::string first = std::regex_replace(lines[0], title, "task $1");
+  std::size_t used = 1;
+  if (!first.empty() && first.back() == ':' && lines.size() > 1) {  // "1 event after 4.0s:"
+    first += " " + std::regex_replace(lines[1], title, "task $1");
+    used = 2;
+  }
+  std::string out = (result.is_error ? "error: " : "") + one_line(first, width);
+  if (lines.size() > used) out += " (+" + std::to_string(lines.size() - used) + " lines)";
+  return out;
+}
+
+std::string describe_note(const Note& note) {
+  const JobInfo& job = note.info;
+  std::string who = "task " + job.id;
+  std::string what = !job.spec.label.empty() ? job.spec.label : one_line(job.spec.command, 40);
+  who += " (" + what + ")";
+  switch (note.kind) {
+    case NoteKind::matched:
+      return who + " printed a watched line: " + one_line(note.lines.empty() ? "" : note.lines.back(), 60);
+    case NoteKind::stalled:
+      return who + " has printed nothing for a while";
+    case NoteKind::finished:
+      break;
+  }
+  std::string status = to_string(job.status);
+  if (job.status == JobStatus::exited && job.exit_code) {
+    status = "exited " + std::to_string(*job.exit_code);
+  } else if (job.term_signal) {
+    status += " (signal " + std::to_string(*job.term_signal) + ")";
+  }
+  std::string out = who + " " + status + " after " + seconds(job.elapsed_seconds());
+  if (!job.last_line.empty()) out += ": " + one_line(job.last_line, 60);
+  return out;
+}
+
+}  // namespace meanwhile::cli

@@ -1,0 +1,48 @@
+// Text rendering for people (REPL and print mode's text output): the model's text streamed as it
+// arrives, each tool call as one line with a short preview of its result, background results
+// as a rule line. `text_out` gets the model's text; `info_out` gets everything else.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/loop.h"
+#include "meanwhile/lane.h"
+#include "meanwhile/tools.h"
+
+namespace meanwhile::cli {
+
+class Console {
+ public:
+  Console(FILE* text_out, FILE* info_out);
+
+  agent::LoopEvents loop_events();
+
+  // One line on info_out, after ending an open line of streamed text.
+  void info(const std::string& line);
+  void dim(const std::string& line);    // info(), dimmed on a terminal
+  void error(const std::string& line);  // "meanwhile: error: ..." on stderr
+  void end_text();                      // ends an open line of streamed text
+  // "── background: task 3 (tests) exited 0 after 2.0s ──" for each note.
+  void notes(const std::vector<Note>& notes);
+
+ private:
+  void text(std::string_view delta);
+  std::string style(const char* code, const std::string& s) const;
+
+  FILE* text_out_;
+  FILE* info_out_;
+  bool color_;
+  bool text_open_ = false;     // streamed text without its final newline
+  bool streamed_ = false;      // text arrived through on_text during this model call
+};
+
+// Short forms used in tool lines and job status lines.
+std::string summarize_tool_input(const std::string& name, const nlohmann::json& input);
+std::string preview_result(const ToolResult& result, std::size_t width = 80);
+std::string describe_note(const Note& note);
+
+}  // namespace meanwhile::cli

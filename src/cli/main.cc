@@ -1,0 +1,107 @@
+// meanwhile: an agent whose slow commands run in a background lane. Parses the command line
+// and hands over to print mode, the REPL or the MCP server.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/print_mode.h"
+#include "cli/session.h"
+
+#ifdef MEANWHILE_HAVE_MCP
+#include "mcp/server.h"
+#endif
+
+namespace {
+
+using namespace meanwhile::cli;
+
+termios g_saved_termios;
+bool g_have_termios = false;
+
+// SIGTERM/SIGHUP in the REPL: the lane has killed the jobs; put the terminal back and die.
+void restore_terminal_and_exit(int sig) {
+  if (g_have_termios) ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_termios);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+int serve_mcp(const std::string& workspace) {
+#ifdef MEANWHILE_HAVE_MCP
+  meanwhile::mcp::ServerOptions options;
+  std::error_code ec;
+  options.workspace = workspace.empty() ? std::filesystem::current_path(ec).string() : workspace;
+  return meanwhile::mcp::serve_stdio(options);
+#else
+  (void)workspace;
+  std::fprintf(stderr, "meanwhile: this build has no MCP server (src/mcp was not built)\n");
+  return kExitError;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CliOptions o;
+  CLI::App app{"meanwhile: a coding agent whose slow commands run in a background lane.\n"
+               "Without -p: an interactive session. Configuration: ANTHROPIC_API_KEY,\n"
+               "ANTHROPIC_BASE_URL, MODEL_ID, LLM_PROVIDER=anthropic|openai, OPENAI_API_KEY,\n"
+               "OPENAI_BASE_URL, from the environment or WORKSPACE/.env (the environment wins).",
+               "meanwhile"};
+  app.set_version_flag("--version", std::string("meanwhile ") + MEANWHILE_VERSION);
+  CLI::Option* print_opt = app.add_option("-p,--print", o.prompt, "Run one task without interaction and print the result "
+                                         "(\"-\": read the prompt from stdin)");
+  app.add_option("--output-format", o.output_format, "text, or stream-json: one JSON event per line")
+      ->check(CLI::IsMember({"text", "stream-json"}));
+  app.add_option("--model", o.model, "Model id (default: MODEL_ID, else the provider's default)");
+  app.add_option("--provider", o.provider, "anthropic, openai (any compatible endpoint) or script")
+      ->check(CLI::IsMember({"anthropic", "openai", "script"}));
+  app.add_option("--script", o.script, "The scripted model's replies (JSONL) for --provider script");
+  app.add_option("--max-turns", o.max_turns, "At most this many model calls (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--wake", o.wake, "auto: a finished job wakes the idle model; off: it waits for "
+                                   "you (print mode: exit without waiting)")
+      ->check(CLI::IsMember({"auto", "off"}));
+  app.add_option("--max-wait", o.max_wait_s, "Print mode: seconds to wait for a running job to "
+                                             "finish before giving up")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
+  app.add_option("--workspace", o.workspace, "The project directory (default: the current one)");
+  CLI::App* mcp = app.add_subcommand("mcp", "Serve the background tools to an MCP client over stdio");
+  mcp->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "meanwhile: %s\nRun 'meanwhile --help' for the options.\n", e.what());
+    return kExitUsage;
+  }
+  o.print = print_opt->count() > 0;
+
+  if (mcp->parsed()) return serve_mcp(o.workspace);
+  if (o.print && o.prompt.empty()) {
+    std::fprintf(stderr, "meanwhile: -p needs a prompt (or \"-\" to read it from stdin)\n");
+    return kExitUsage;
+  }
+
+  std::function<void(int)> on_signal;
+  if (!o.print) {
+    g_have_termios = ::tcgetattr(STDIN_FILENO, &g_saved_termios) == 0;
+    on_signal = restore_terminal_and_exit;
+  }
+  int code = kExitOk;
+  auto session = Session::open(o, &code, on_signal);
+  if (!session) return code;
+  return o.print ? run_print_mode(*session, o) : run_repl(*session, o);
+}

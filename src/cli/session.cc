@@ -1,0 +1,139 @@
+#include "cli/session.h"
+
+#include <stdlib.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "agent/config.h"
+
+namespace meanwhile::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+void say(const std::string& line) { std::fprintf(stderr, "meanwhile: %s\n", line.c_str()); }
+
+}  // namespace
+
+Session::~Session() = default;
+
+std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code,
+                                       std::function<void(int)> on_signal) {
+  std::unique_ptr<Session> s(new Session());
+  *exit_code = kExitUsage;
+  std::error_code ec;
+  fs::path ws = options.workspace.empty() ? fs::current_path(ec) : fs::path(options.workspace);
+  ws = fs::canonical(ws, ec);
+  if (ec || !fs::is_directory(ws)) {
+    say("workspace " + options.workspace + " is not a directory");
+    return nullptr;
+  }
+  s->workspace = ws.string();
+  s->data_dir = s->workspace + "/.meanwhile";
+
+  agent::DotEnv dotenv = agent::load_dotenv(s->workspace);
+  for (const std::string& w : dotenv.warnings) say(".env " + w);
+  agent::CliChoices choices{options.provider, options.model, options.script};
+  if (!choices.script_path.empty()) choices.script_path = fs::absolute(choices.script_path, ec).string();
+  auto config = agent::resolve_provider_config(choices, agent::process_env(), dotenv.values);
+  if (!config) {
+    say(config.error());
+    return nullptr;
+  }
+  s->config = *config;
+  // Jobs inherit this process's environment: keep the keys out of their reach (and logs).
+  ::unsetenv("ANTHROPIC_API_KEY");
+  ::unsetenv("OPENAI_API_KEY");
+  auto provider = llm::make_provider(s->config);
+  if (!provider) {
+    say(provider.error());
+    return nullptr;
+  }
+  s->provider = std::move(*provider);
+
+  *exit_code = kExitError;
+  LaneOptions lane_options;
+  lane_options.workspace = s->workspace;
+  lane_options.data_dir = s->data_dir;
+  lane_options.shutdown_signals = {SIGTERM, SIGHUP};
+  lane_options.on_signal = std::move(on_signal);
+  auto lane = Lane::open(std::move(lane_options));
+  if (!lane) {
+    say("cannot start the background lane: " + lane.error());
+    return nullptr;
+  }
+  s->lane = std::move(*lane);
+  s->registry = ToolRegistry::standard();
+  s->interrupt = &Interrupt::install();
+  s->tool_context = std::make_unique<ToolContext>(ToolContext{*s->lane, s->workspace, s->interrupt->flag(), {}});
+
+  const std::string sessions = s->data_dir + "/sessions";
+  if (options.resume) {
+    std::vector<std::string> warnings;
+    auto t = agent::Transcript::open_latest(sessions, &s->resumed_, &warnings);
+    for (const std::string& w : warnings) say("--continue: " + w);
+    if (t) {
+      s->transcript.emplace(std::move(*t));
+    } else {
+      say(t.error() + "; starting a new session");
+    }
+  }
+  if (!s->transcript) {
+    auto t = agent::Transcript::create(sessions);
+    if (t) {
+      s->transcript.emplace(std::move(*t));
+    } else {
+      say(t.error() + " (the session will not be saved)");
+    }
+  }
+  *exit_code = kExitOk;
+  return s;
+}
+
+void Session::start_loop(agent::LoopEvents events) {
+  auto user_on_message = std::move(events.on_message);
+  events.on_message = [this, user_on_message](const nlohmann::json& message) {
+    if (transcript) {
+      auto written = transcript->append(message);
+      if (!written && !transcript_warned_) {
+        say(written.error());
+        transcript_warned_ = true;
+      }
+    }
+    if (user_on_message) user_on_message(message);
+  };
+  agent::LoopOptions loop_options;
+  loop_options.model = config.model;
+  loop = std::make_unique<agent::Loop>(*provider, registry, *tool_context, loop_options,
+                                       std::move(events));
+  if (!resumed_.empty()) {
+    std::size_t n = resumed_.size();
+    // A trailing user turn was added by the repair and is not in the file yet.
+    std::size_t settled = resumed_.back().value("role", "") == "user" ? n - 1 : n;
+    loop->set_messages(std::move(resumed_), settled);
+    resumed_ = nlohmann::json();
+  }
+}
+
+void Session::clear_conversation() {
+  if (loop) loop->clear();
+  auto t = agent::Transcript::create(data_dir + "/sessions");
+  if (t) {
+    transcript.emplace(std::move(*t));
+  } else {
+    transcript.reset();
+    say(t.error() + " (the session will not be saved)");
+  }
+}
+
+std::vector<JobInfo> Session::active_jobs() const {
+  std::vector<JobInfo> out;
+  for (JobInfo& job : lane->list()) {
+    if (job.ours && !is_terminal(job.status)) out.push_back(std::move(job));
+  }
+  return out;
+}
+
+}  // namespace meanwhile::cli

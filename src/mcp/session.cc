@@ -1,0 +1,337 @@
+#include "mcp/session.h"
+
+#include <fmt/format.h>
+
+#include "mcp/log.h"
+#include "mcp/params.h"
+
+namespace meanwhile::mcp {
+
+namespace {
+constexpr const char* kInstructions =
+    "meanwhile runs slow shell commands (test suites, builds, installs, dev servers) in a "
+    "background lane so you can keep working. Start one with background_run and keep its "
+    "task_id; check_background lists every job (ids survive context loss); background_output "
+    "shows what is new since your last read; background_wait blocks until a job finishes; "
+    "background_kill ends a job and everything it started; background_input writes to a job's "
+    "stdin. Finished jobs are also announced as log messages.";
+}
+
+Session::Session(Lane& lane, const ToolRegistry& registry, Outbox& outbox,
+                 SessionOptions options)
+    : lane_(lane),
+      registry_(registry),
+      outbox_(outbox),
+      options_(std::move(options)),
+      pool_(options_.max_workers) {
+  events_thread_ = std::thread([this] { events_loop(); });
+  // The observer runs on the lane thread: it only queues a copy, never blocks.
+  lane_.set_observer([this](const JobInfo& job) {
+    std::lock_guard lock(events_mu_);
+    if (events_stop_) return;
+    events_.push_back(job);
+    events_cv_.notify_one();
+  });
+}
+
+Session::~Session() { shutdown(); }
+
+void Session::shutdown() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(inflight_mu_);
+    for (auto& [key, cancel] : inflight_) cancel->store(true);
+  }
+  tasks_.wake_all(/*stop=*/true);
+  pool_.stop_and_join();
+  lane_.set_observer({});
+  {
+    std::lock_guard lock(events_mu_);
+    events_stop_ = true;
+    events_cv_.notify_one();
+  }
+  if (events_thread_.joinable()) events_thread_.join();
+}
+
+void Session::handle_too_long(std::size_t limit) {
+  respond_error(nullptr, jsonrpc::kInvalidRequest,
+                fmt::format("Invalid request: message too large (lines over {} bytes are "
+                            "refused and discarded)",
+                            limit));
+}
+
+void Session::handle_line(std::string_view line) {
+  jsonrpc::Incoming in = jsonrpc::parse_line(line);
+  switch (in.kind) {
+    case jsonrpc::Incoming::Kind::empty: return;
+    case jsonrpc::Incoming::Kind::invalid:
+      respond_error(in.id, in.error_code, std::move(in.error_message));
+      return;
+    case jsonrpc::Incoming::Kind::response:
+      log("ignored a response from the client (this server sends no requests): id {}",
+          in.id.dump());
+      return;
+    case jsonrpc::Incoming::Kind::notification: handle_notification(in.method, in.params); return;
+    case jsonrpc::Incoming::Kind::request: handle_request(in.id, in.method, in.params); return;
+  }
+}
+
+void Session::handle_notification(const std::string& method, const json& params) {
+  if (method == "notifications/cancelled") {
+    auto request_id = params.find("requestId");
+    if (request_id == params.end()) return;
+    std::lock_guard lock(inflight_mu_);
+    auto it = inflight_.find(jsonrpc::id_key(*request_id));
+    if (it == inflight_.end()) return;  // finished already, or never existed: ignored (spec)
+    it->second->store(true);
+    tasks_.wake_all();  // a tasks/result waiting on the table re-checks its flag
+    return;
+  }
+  // notifications/initialized needs nothing more than a received initialize; the others
+  // (progress, roots/list_changed, unknown) do not concern this server.
+}
+
+void Session::handle_request(const json& id, const std::string& method, const json& params) {
+  if (method == "ping") return respond(id, json::object());
+  if (method == "initialize") {
+    json result = initialize(id, params);
+    if (!result.is_null()) respond(id, std::move(result));
+    return;
+  }
+  if (!initialized_) {
+    return respond_error(id, jsonrpc::kInvalidRequest,
+                         "Invalid request: the server is not initialized: send initialize first");
+  }
+  if (method == "tools/list") {
+    std::string error;
+    json result = list_tools(params, error);
+    if (!error.empty()) return respond_error(id, jsonrpc::kInvalidParams, error);
+    return respond(id, std::move(result));
+  }
+  if (method == "tools/call") {
+    return run_async(id, [this, id, params](const Cancel& cancel) { call_tool(id, params, cancel); });
+  }
+  if (method == "tasks/result") {
+    return run_async(id,
+                     [this, id, params](const Cancel& cancel) { task_result(id, params, cancel); });
+  }
+  if (method == "tasks/get") return get_task(id, params);
+  if (method == "tasks/list") return list_tasks(id, params);
+  if (method == "tasks/cancel") return cancel_task(id, params);
+  if (method == "logging/setLevel") {
+    auto level = required_string(params, "level");
+    if (!level) return respond_error(id, jsonrpc::kInvalidParams, level.error());
+    const int rank = logging_level_rank(*level);
+    if (rank < 0) {
+      return respond_error(id, jsonrpc::kInvalidParams,
+                           "Invalid params: level: expected one of debug, info, notice, warning, "
+                           "error, critical, alert, emergency; got \"" + *level + "\"");
+    }
+    log_level_ = rank;
+    return respond(id, json::object());
+  }
+  respond_error(id, jsonrpc::kMethodNotFound, "Method not found: " + method);
+}
+
+nlohmann::json Session::initialize(const json& id, const json& params) {
+  if (initialized_) {
+    respond_error(id, jsonrpc::kInvalidRequest, "Invalid request: already initialized");
+    return nullptr;
+  }
+  auto requested = required_string(params, "protocolVersion");
+  if (!requested) {
+    respond_error(id, jsonrpc::kInvalidParams, requested.error());
+    return nullptr;
+  }
+  for (const char* field : {"capabilities", "clientInfo"}) {
+    auto it = params.find(field);
+    if (it != params.end() && !it->is_object()) {
+      respond_error(id, jsonrpc::kInvalidParams,
+                    fmt::format("Invalid params: {}: expected an object", field));
+      return nullptr;
+    }
+  }
+  protocol_version_ = negotiate_protocol_version(*requested);
+  features_ = features_of(protocol_version_);
+  initialized_ = true;
+
+  std::string client = "an unnamed client";
+  if (auto info = params.find("clientInfo"); info != params.end()) {
+    client = info->value("name", client) + " " + info->value("version", "");
+  }
+  log("{} asked for protocol {}; speaking {}", client, *requested, protocol_version_);
+
+  json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+  if (features_.tasks) {
+    capabilities["tasks"] = {{"list", json::object()},
+                             {"cancel", json::object()},
+                             {"requests", {{"tools", {{"call", json::object()}}}}}};
+  }
+  return json{{"protocolVersion", protocol_version_},
+              {"capabilities", capabilities},
+              {"serverInfo", {{"name", "meanwhile"}, {"version", MEANWHILE_VERSION}}},
+              {"instructions", kInstructions}};
+}
+
+nlohmann::json Session::list_tools(const json& params, std::string& error) {
+  auto cursor = params.find("cursor");
+  if (cursor != params.end() && !cursor->is_null()) {
+    // Every tool fits on the first page: no cursor is ever handed out.
+    error = "Invalid params: cursor: not a cursor this server returned";
+    return nullptr;
+  }
+  json tools = json::array();
+  for (const ToolDef& def : registry_.tools()) {
+    if (def.background) tools.push_back(tool_to_json(def, features_));
+  }
+  return json{{"tools", std::move(tools)}};
+}
+
+void Session::run_async(const json& id, std::function<void(const Cancel&)> work) {
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  const std::string key = jsonrpc::id_key(id);
+  {
+    std::lock_guard lock(inflight_mu_);
+    if (!inflight_.emplace(key, cancel).second) {
+      return respond_error(id, jsonrpc::kInvalidRequest,
+                           "Invalid request: id " + id.dump() + " is already in use by a request "
+                           "in progress");
+    }
+  }
+  const bool posted = pool_.post([this, key, cancel, work = std::move(work)] {
+    if (!stopping_) work(cancel);
+    std::lock_guard lock(inflight_mu_);
+    inflight_.erase(key);
+  });
+  if (!posted) {
+    std::lock_guard lock(inflight_mu_);
+    inflight_.erase(key);
+  }
+}
+
+void Session::respond(const json& id, json result, const Cancel& cancel) {
+  // The spec: a cancelled request gets no response.
+  if (cancel && cancel->load()) return;
+  outbox_.send(jsonrpc::make_result(id, std::move(result)));
+}
+
+void Session::respond_error(const json& id, int code, std::string message, const Cancel& cancel) {
+  if (cancel && cancel->load()) return;
+  outbox_.send(jsonrpc::make_error(id, code, std::move(message)));
+}
+
+nlohmann::json Session::tool_result_to_json(const ToolResult& result) const {
+  json out = {{"content", json::array({{{"type", "text"}, {"text", result.text}}})}};
+  if (features_.structured_output && result.structured.is_object()) {
+    out["structuredContent"] = result.structured;
+  }
+  if (result.is_error) out["isError"] = true;
+  return out;
+}
+
+void Session::call_tool(const json& id, const json& params, const Cancel& cancel) {
+  auto name = required_string(params, "name");
+  if (!name) return respond_error(id, jsonrpc::kInvalidParams, name.error(), cancel);
+  json arguments = json::object();
+  if (auto it = params.find("arguments"); it != params.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      return respond_error(id, jsonrpc::kInvalidParams,
+                           "Invalid params: arguments: expected an object", cancel);
+    }
+    arguments = *it;
+  }
+  const ToolDef* def = registry_.find(*name);
+  if (!def || !def->background) {
+    // The spec lists an unknown tool among the protocol errors.
+    return respond_error(id, jsonrpc::kInvalidParams, "Unknown tool: " + *name, cancel);
+  }
+
+  if (auto task = params.find("task"); features_.tasks && task != params.end()) {
+    if (!def->task_support) {
+      return respond_error(id, jsonrpc::kMethodNotFound,
+                           "Tool " + *name + " does not support task-augmented calls "
+                           "(execution.taskSupport is forbidden)", cancel);
+    }
+    return call_tool_as_task(id, *name, arguments, *task, cancel);
+  }
+
+  ToolContext context{.lane = lane_, .workspace = options_.workspace, .cancel = cancel.get(),
+                      .progress = {}};
+  auto meta = params.find("_meta");
+  if (meta != params.end() && meta->is_object() && meta->contains("progressToken")) {
+    const json token = (*meta)["progressToken"];
+    if (token.is_string() || token.is_number_integer()) {
+      auto last = std::make_shared<std::pair<std::mutex, double>>();
+      last->second = -1;
+      context.progress = [this, token, cancel, last](double progress, double total,
+                                                     const std::string& message) {
+        if (cancel->load()) return;
+        {
+          // The spec: progress MUST increase with each notification.
+          std::lock_guard lock(last->first);
+          if (progress <= last->second) return;
+          last->second = progress;
+        }
+        json params = {{"progressToken", token}, {"progress", progress}};
+        if (total >= 0) params["total"] = total;
+        if (!message.empty()) params["message"] = message;
+        outbox_.send(jsonrpc::make_notification("notifications/progress", std::move(params)),
+                     /*droppable=*/true);
+      };
+    }
+  }
+
+  ToolResult result = registry_.call(*name, arguments, context);
+  if (cancel->load()) {
+    log("tools/call {} ({}) cancelled by the client: no response sent", id.dump(), *name);
+    return;
+  }
+  respond(id, tool_result_to_json(result), cancel);
+}
+
+void Session::call_tool_as_task(const json& id, const std::string& name, const json& arguments,
+                                 const json& task, const Cancel& cancel) {
+  if (!task.is_object()) {
+    return respond_error(id, jsonrpc::kInvalidParams, "Invalid params: task: expected an object",
+                         cancel);
+  }
+  std::optional<double> ttl;
+  if (auto it = task.find("ttl"); it != task.end() && !it->is_null()) {
+    if (!it->is_number()) {
+      return respond_error(id, jsonrpc::kInvalidParams,
+                           "Invalid params: task.ttl: expected a number of milliseconds", cancel);
+    }
+    ttl = it->get<double>();
+  }
+
+  // The job starts through the same tool as an ordinary call; the task then follows the job.
+  ToolContext context{
+      .lane = lane_, .workspace = options_.workspace, .cancel = nullptr, .progress = {}};
+  ToolResult started = registry_.call(name, arguments, context);
+  std::string job;
+  if (started.structured.is_object()) {
+    auto it = started.structured.find("task_id");
+    if (it != started.structured.end() && it->is_string()) job = it->get<std::string>();
+  }
+  if (job.empty()) {
+    // Nothing was started (bad arguments, a missing cwd, ...): the request is refused.
+    if (started.is_error) {
+      return respond_error(id, jsonrpc::kInvalidParams, started.text, cancel);
+    }
+    log("{} returned no task_id in its structured result: {}", name, started.structured.dump());
+    return respond_error(id, jsonrpc::kInternalError, name + " returned no task_id", cancel);
+  }
+  // A job that could not start still is a job: its task fails at once and says why.
+
+  Task created = tasks_.create(job, TaskTable::effective_ttl(ttl));
+  // Updates observed before the task existed were not applied: catch up now.
+  if (auto info = lane_.get(job); info.ok()) {
+    if (auto changed = tasks_.apply(*info)) created = *changed;
+  }
+  json result = {{"task", task_to_json(created, options_.poll_interval)}};
+  // A hint the spec suggests for hosts that hand the model an immediate answer.
+  result["_meta"] = {{"io.modelcontextprotocol/model-immediate-response", started.text}};
+  respond(id, std::move(result), cancel);
+}
+
+}  // namespace meanwhile::mcp

@@ -1,0 +1,59 @@
+// Cgroups (v2) for jobs, where the host may create them: one directory per running job under a
+// per-host parent, <v2 mount>/<host's cgroup>/meanwhile-<pid>-<start ticks>-<n>/job-<k>.
+// A cgroup holds every process a job starts, whatever it does (setsid, double fork, a cleared
+// environment), and cgroup.kill ends them all at once. Empty job cgroups are reused (mkdir and
+// rmdir cost more than the job's own bookkeeping). Everything else in the lane works without.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/unique_fd.h"
+
+namespace meanwhile {
+
+struct Cgroup {
+  std::string path;
+  UniqueFd procs;   // cgroup.procs, write-only: the child writes "0" to join
+  UniqueFd events;  // cgroup.events: "populated 0|1"
+};
+
+class CgroupTree {
+ public:
+  // nullptr when no cgroup can be made here (no cgroup v2, no permission): fall back silently.
+  static std::unique_ptr<CgroupTree> create();
+  ~CgroupTree();  // removes the empty job directories and the parent
+  CgroupTree(const CgroupTree&) = delete;
+  CgroupTree& operator=(const CgroupTree&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // A cgroup for one job (empty), or nullptr if none can be made now.
+  std::unique_ptr<Cgroup> acquire();
+  // The job is done with it: reused when empty, removed when the pool is full.
+  void release(std::unique_ptr<Cgroup> cgroup);
+
+  static bool populated(const Cgroup& cgroup);
+  static std::vector<pid_t> members(const std::string& cgroup_path);
+  // SIGKILL: cgroup.kill where the kernel has it; otherwise (and for other signals) each member.
+  void signal(const Cgroup& cgroup, int sig) const;
+
+  // Ends the processes left in the cgroup trees of meanwhile hosts that died (found under the
+  // same parent as ours) and removes those trees.
+  void reclaim_dead_hosts() const;
+
+ private:
+  CgroupTree(std::string base, std::string path, bool has_kill);
+  static void kill_tree(const std::string& path, bool has_kill);
+
+  std::string base_;  // where host trees are made
+  std::string path_;  // this host's tree
+  bool has_kill_;
+  unsigned next_index_ = 0;
+  std::vector<std::unique_ptr<Cgroup>> free_;
+};
+
+}  // namespace meanwhile

@@ -1,0 +1,452 @@
+// Lane: the public API (never throws: every call catches at this boundary), opening and closing
+// the lane, and the calls that change jobs (submit, kill, write_input). Queries are in
+// lane_queries.cc, the lane thread in lane_loop.cc, lane_io.cc and lane_kill.cc.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <asio/post.hpp>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "runtime/lane_impl.h"
+#include "runtime/proc.h"
+
+namespace meanwhile {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kReadBufferBytes = 256 * 1024;
+constexpr std::uint64_t kMaxStdinQueued = 64ull << 20;
+
+// Hosts with a thousand jobs need a few thousand fds (output pipe, pidfd, log per job): raise
+// the soft limit to the hard one, once per process; jobs get the original limit back.
+std::optional<rlimit> raise_fd_limit() {
+  static std::once_flag once;
+  static std::optional<rlimit> original;
+  std::call_once(once, [] {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    rlimit raised = limit;
+    raised.rlim_cur = std::min<rlim_t>(limit.rlim_max, 1 << 20);
+    if (raised.rlim_cur > limit.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      original = limit;
+    }
+  });
+  return original;
+}
+
+std::string describe_end(const JobInfo& info) {
+  std::string text = to_string(info.status);
+  if (info.exit_code) text += " with code " + std::to_string(*info.exit_code);
+  if (info.term_signal) text += " by signal " + std::to_string(*info.term_signal);
+  return text;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- opening and closing
+
+Lane::Impl::Impl(LaneOptions options)
+    : options_(std::move(options)),
+      io_(1),
+      sigchld_(io_),
+      shutdown_signals_(io_),
+      shutdown_timer_(io_),
+      inotify_(io_) {}
+
+Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
+  std::error_code ec;
+  fs::path workspace = fs::absolute(options.workspace.empty() ? "." : options.workspace, ec);
+  if (ec || !fs::is_directory(workspace, ec)) {
+    return make_error("the workspace is not a directory: " + options.workspace);
+  }
+  workspace = workspace.lexically_normal();
+  fs::path data_dir = options.data_dir.empty() ? workspace / ".meanwhile"
+                                               : fs::absolute(options.data_dir, ec);
+  data_dir = data_dir.lexically_normal();
+  fs::create_directories(data_dir / "logs", ec);
+  if (ec) {
+    return make_error("cannot create the data directory " + data_dir.string() + ": " +
+                      ec.message());
+  }
+  if (options.kill_grace.count() < 0 || options.stall_after.count() <= 0 ||
+      options.watch_fold.count() < 0) {
+    return make_error("invalid lane options: kill_grace and watch_fold must not be negative, "
+                      "stall_after must be positive");
+  }
+  options.workspace = workspace.string();
+  options.data_dir = data_dir.string();
+  if (options.workspace.size() > 1 && options.workspace.back() == '/') {
+    options.workspace.pop_back();
+  }
+  if (options.data_dir.size() > 1 && options.data_dir.back() == '/') options.data_dir.pop_back();
+
+  const std::string db_path = options.data_dir + "/jobs.db";
+  auto store = Store::open(db_path);
+  if (!store) return make_error("cannot open the job store " + db_path + ": " + store.error());
+
+  std::unique_ptr<Impl> impl(new Impl(std::move(options)));
+  impl->store_ = std::move(*store);
+  impl->mark_prefix_ = impl->store_->uuid() + ":";
+  impl->host_ = HostId::self();
+  impl->env_ = JobEnvironment::from_host();
+  impl->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!impl->devnull_) return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
+  // Orphans of jobs (`cmd &`, double forks) come back to this process, to be reaped and killed.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  impl->child_nofile_ = raise_fd_limit();
+  impl->read_buffer_.resize(kReadBufferBytes);
+
+  // Rows left queued/running by dead hosts become `lost`; their processes are ended below.
+  std::vector<std::string> lost_marks;
+  if (auto reclaimed = impl->store_->reclaim_dead_hosts()) {
+    for (const auto& row : *reclaimed) lost_marks.push_back(impl->mark_prefix_ + row.info.id);
+  }
+  if (impl->options_.use_cgroups) {
+    impl->cgroups_ = CgroupTree::create();
+    if (impl->cgroups_) impl->cgroups_->reclaim_dead_hosts();
+  }
+
+  asio::error_code sig_ec;
+  impl->sigchld_.add(SIGCHLD, sig_ec);
+  // Asio installs its handler without SA_RESTART: add it, so that a job's exit never makes a
+  // blocking call on another thread of the host fail with EINTR.
+  struct sigaction action {};
+  if (::sigaction(SIGCHLD, nullptr, &action) == 0) {
+    action.sa_flags |= SA_RESTART | SA_NOCLDSTOP;
+    ::sigaction(SIGCHLD, &action, nullptr);
+  }
+  for (int sig : impl->options_.shutdown_signals) {
+    impl->shutdown_signals_.add(sig, sig_ec);
+    if (sig_ec) return make_error("cannot handle signal " + std::to_string(sig) + ": " + sig_ec.message());
+    if (::sigaction(sig, nullptr, &action) == 0) {
+      action.sa_flags |= SA_RESTART;
+      ::sigaction(sig, &action, nullptr);
+    }
+  }
+
+  Impl* self = impl.get();
+  asio::post(self->io_, [self, marks = std::move(lost_marks)]() mutable {
+    ChildReaper::instance().reap_children();  // children that ended before the handler
+    self->watch_children();
+    self->watch_shutdown_signals();
+    if (!marks.empty()) self->sweep_marks(std::move(marks), SIGTERM);
+  });
+  impl->thread_ = std::thread([self] { self->run_loop(); });
+  return impl;
+}
+
+void Lane::Impl::run_loop() {
+  // Writing to the stdin of a job that stopped reading must fail with EPIPE, not kill the host.
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
+  auto work = asio::make_work_guard(io_);
+  for (;;) {
+    try {
+      io_.run();
+      return;
+    } catch (const std::exception& e) {
+      std::cerr << "meanwhile lane: unexpected error (the lane keeps running): " << e.what()
+                << '\n';
+    }
+  }
+}
+
+Lane::Impl::~Impl() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  status_cv_.notify_all();
+  if (thread_.joinable()) {
+    std::mutex done_mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    asio::post(io_, [&, this] {
+      closing_ = true;
+      begin_shutdown([&] {
+        std::lock_guard lock(done_mu);
+        done = true;
+        done_cv.notify_all();
+      });
+    });
+    {
+      std::unique_lock lock(done_mu);
+      done_cv.wait_for(lock, options_.kill_grace + std::chrono::seconds(2), [&] { return done; });
+    }
+    io_.stop();
+    thread_.join();
+  }
+  // Leaders that did not exit in time (their death signal fires as the lane thread ends).
+  std::vector<JobInfo> stragglers;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, job] : jobs_) {
+      if (is_terminal(job->info.status)) continue;
+      job->info.status = JobStatus::killed;
+      job->info.ended_at = WallClock::now();
+      job->info.error = "the host shut down and the job did not exit in time";
+      stragglers.push_back(snapshot_locked(*job));
+    }
+  }
+  if (store_) {
+    flush_store();
+    if (!stragglers.empty()) (void)store_->update(stragglers);
+  }
+  notes_.close();
+  ChildReaper::instance().forget_owner(this);
+}
+
+// ---------------------------------------------------------------- submit, kill, write_input
+
+Result<std::uint64_t> Lane::Impl::parse_id(const JobId& id) const {
+  std::uint64_t key = 0;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), key);
+  if (id.empty() || ec != std::errc() || end != id.data() + id.size()) {
+    return make_error("unknown job id '" + id + "': job ids are numbers such as \"12\"");
+  }
+  return key;
+}
+
+Status Lane::Impl::check_after(const JobSpec& spec, std::string* skip_reason) const {
+  for (const JobId& dep : spec.after) {
+    auto key = parse_id(dep);
+    if (!key) return make_error("in after: " + key.error());
+    if (find(*key)) continue;  // one of ours: the lane thread follows it
+    auto row = store_->load(dep);
+    if (!row) return make_error("in after: cannot read job " + dep + ": " + row.error());
+    if (!*row) return make_error("in after: unknown job id " + dep);
+    const JobInfo& info = (*row)->info;
+    if (is_terminal(info.status)) {
+      if (!info.succeeded() && skip_reason->empty()) {
+        *skip_reason = "job " + dep + " did not succeed (" + describe_end(info) + ")";
+      }
+    } else if ((*row)->host.alive()) {
+      return make_error("in after: job " + dep + " belongs to another meanwhile process (pid " +
+                        std::to_string((*row)->host.pid) +
+                        ") and is still " + to_string(info.status) +
+                        "; a job can only run after jobs of its own host");
+    } else if (skip_reason->empty()) {
+      *skip_reason = "job " + dep + " was lost (the process that ran it died)";
+    }
+  }
+  return Ok{};
+}
+
+Result<JobId> Lane::Impl::submit(JobSpec spec) {
+  if (spec.command.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return make_error("empty command: give the shell command to run");
+  }
+  if (spec.command.find('\0') != std::string::npos) {
+    return make_error("the command contains a NUL byte");
+  }
+  std::error_code ec;
+  fs::path cwd = spec.cwd.empty() ? fs::path(options_.workspace) : fs::path(spec.cwd);
+  if (cwd.is_relative()) cwd = fs::path(options_.workspace) / cwd;
+  cwd = cwd.lexically_normal();
+  if (!fs::exists(cwd, ec)) {
+    return make_error("the working directory does not exist: " + cwd.string());
+  }
+  if (!fs::is_directory(cwd, ec)) {
+    return make_error("the working directory is not a directory: " + cwd.string());
+  }
+  spec.cwd = cwd.string();
+  if (spec.cwd.size() > 1 && spec.cwd.back() == '/') spec.cwd.pop_back();
+  if (spec.timeout && spec.timeout->count() <= 0) {
+    return make_error("invalid timeout of " + std::to_string(spec.timeout->count()) +
+                      " ms: a timeout must be positive (leave it unset for none)");
+  }
+  std::optional<std::regex> watch;
+  if (!spec.watch.empty()) {
+    try {
+      watch.emplace(spec.watch, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return make_error("invalid watch regex '" + spec.watch + "': " + e.what());
+    }
+  }
+  if (auto st = JobEnvironment::check(spec.env); !st) return make_error(st.error());
+  std::string skip_reason;
+  if (auto st = check_after(spec, &skip_reason); !st) return make_error(st.error());
+  if (!spec.log_cap_bytes) spec.log_cap_bytes = options_.log_cap_bytes;
+
+  JobInfo info;
+  info.spec = std::move(spec);
+  info.status = JobStatus::queued;
+  info.submitted_at = WallClock::now();
+  info.log_path = options_.data_dir + "/logs/{id}.log";
+  info.ours = true;
+  auto id = store_->insert(info, host_);
+  if (!id) return make_error("cannot record the job in the store: " + id.error());
+  info.id = *id;
+  info.log_path = options_.data_dir + "/logs/" + *id + ".log";
+  auto key = parse_id(*id);
+  if (!key) return make_error("the store returned an invalid job id '" + *id + "'");
+
+  const std::uint64_t log_cap = *info.spec.log_cap_bytes;
+  auto job = std::make_shared<Job>(*key, std::move(info), log_cap, options_.tail_bytes);
+  job->watch = std::move(watch);
+  job->mark = mark_prefix_ + *id;
+  job->skip_reason = std::move(skip_reason);
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return make_error("the lane is shutting down: no new jobs");
+    jobs_.emplace(*key, job);
+  }
+  asio::post(io_, [this, job] { on_submitted(job); });
+  return *id;
+}
+
+Status Lane::Impl::kill(const JobId& id) {
+  auto key = parse_id(id);
+  if (!key) return make_error(key.error());
+  JobPtr job = find(*key);
+  if (!job) {
+    auto row = store_->load(id);
+    if (!row) return make_error("cannot read job " + id + ": " + row.error());
+    if (!*row) return make_error("unknown job id " + id);
+    return make_error("job " + id + " belongs to another meanwhile process (or an earlier one) "
+                      "and is " + to_string((*row)->info.status) +
+                      "; only the process that runs a job can kill it");
+  }
+  asio::post(io_, [this, job] { kill_job(job, EndReason::killed, ""); });
+  return Ok{};
+}
+
+Status Lane::Impl::write_input(const JobId& id, std::string_view data, bool close) {
+  auto key = parse_id(id);
+  if (!key) return make_error(key.error());
+  JobPtr job = find(*key);
+  if (!job) {
+    auto row = store_->load(id);
+    if (row && !*row) return make_error("unknown job id " + id);
+    return make_error("job " + id + " belongs to another meanwhile process (or an earlier one); "
+                      "only the process that runs a job can write to its stdin");
+  }
+  {
+    std::lock_guard lock(mu_);
+    const JobInfo& info = job->info;
+    if (info.spec.stdin_mode != StdinMode::pipe) {
+      return make_error("job " + id + " was started with stdin null (it reads EOF); submit it "
+                        "with stdin pipe to write to it");
+    }
+    if (is_terminal(info.status)) {
+      return make_error("job " + id + " has finished (" + describe_end(info) +
+                        "); its stdin is closed");
+    }
+    if (job->stdin_closed) return make_error("the stdin of job " + id + " is already closed");
+    if (job->stdin_queued + data.size() > kMaxStdinQueued) {
+      return make_error("job " + id + " is not reading its stdin: over 64 MiB are waiting; "
+                        "try again later");
+    }
+    job->stdin_queued += data.size();
+    if (close) job->stdin_closed = true;
+  }
+  asio::post(io_, [this, job, bytes = std::string(data), close]() mutable {
+    if (job->stdin_pending.empty()) {
+      job->stdin_pending = std::move(bytes);
+      job->stdin_offset = 0;
+    } else {
+      job->stdin_pending += bytes;
+    }
+    if (close) job->stdin_close_requested = true;
+    if (job->live) pump_input(job);
+  });
+  return Ok{};
+}
+
+// ---------------------------------------------------------------- public API boundary
+
+namespace {
+
+template <typename T, typename Fn>
+Result<T> guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return make_error(std::string("internal error: ") + e.what());
+  } catch (...) {
+    return make_error("internal error");
+  }
+}
+
+}  // namespace
+
+Lane::Lane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Lane::~Lane() = default;
+
+Result<std::unique_ptr<Lane>> Lane::open(LaneOptions options) {
+  return guarded<std::unique_ptr<Lane>>([&]() -> Result<std::unique_ptr<Lane>> {
+    auto impl = Impl::open(std::move(options));
+    if (!impl) return make_error(impl.error());
+    return std::unique_ptr<Lane>(new Lane(std::move(*impl)));
+  });
+}
+
+Result<JobId> Lane::submit(JobSpec spec) {
+  return guarded<JobId>([&] { return impl_->submit(std::move(spec)); });
+}
+
+Result<JobInfo> Lane::get(const JobId& id) const {
+  return guarded<JobInfo>([&] { return impl_->get(id); });
+}
+
+std::vector<JobInfo> Lane::list(std::size_t limit) const {
+  try {
+    return impl_->list(limit);
+  } catch (...) {
+    return {};
+  }
+}
+
+Result<OutputChunk> Lane::read_output(const ReadRequest& request) {
+  return guarded<OutputChunk>([&] { return impl_->read_output(request); });
+}
+
+Status Lane::kill(const JobId& id) {
+  return guarded<Ok>([&] { return impl_->kill(id); });
+}
+
+Status Lane::write_input(const JobId& id, std::string_view data, bool close) {
+  return guarded<Ok>([&] { return impl_->write_input(id, data, close); });
+}
+
+std::vector<Note> Lane::drain() {
+  try {
+    return impl_->drain();
+  } catch (...) {
+    return {};
+  }
+}
+
+std::vector<Note> Lane::wait(std::chrono::milliseconds timeout, const std::vector<JobId>& ids) {
+  try {
+    return impl_->wait(timeout, ids);
+  } catch (...) {
+    return {};
+  }
+}
+
+Result<std::optional<JobInfo>> Lane::wait_terminal(const std::vector<JobId>& ids,
+                                                   std::chrono::milliseconds timeout) {
+  return guarded<std::optional<JobInfo>>([&] { return impl_->wait_terminal(ids, timeout); });
+}
+
+std::size_t Lane::pending_notes() const { return impl_->pending_notes(); }
+int Lane::notify_fd() const { return impl_->notify_fd(); }
+
+void Lane::set_observer(std::function<void(const JobInfo&)> observer) {
+  impl_->set_observer(std::move(observer));
+}
+
+std::size_t Lane::running_count() const { return impl_->running_count(); }
+const LaneOptions& Lane::options() const { return impl_->options(); }
+
+}  // namespace meanwhile

@@ -1,0 +1,230 @@
+// Lane::Impl: the lane's state and its two sides.
+//
+// Caller side (any thread; lane.cc, lane_queries.cc): validates and records jobs, answers
+// queries from snapshots under mu_, posts everything else to the lane thread.
+// Lane thread (lane_loop.cc, lane_kill.cc): one asio::io_context; it owns every process, fd and
+// timer; it is the only writer of job state (under mu_ for what callers can read).
+#pragma once
+
+#include <sys/resource.h>
+
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "meanwhile/lane.h"
+#include "runtime/cgroup.h"
+#include "runtime/child_reaper.h"
+#include "runtime/environment.h"
+#include "runtime/job_output.h"
+#include "runtime/note_queue.h"
+#include "runtime/store.h"
+#include "runtime/unique_fd.h"
+
+namespace meanwhile {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Why a running job is being ended by the lane.
+enum class EndReason { none, killed, timed_out };
+
+// What only exists while a job has a process (or leftovers): lane thread only.
+struct LiveJob {
+  explicit LiveJob(asio::io_context& io)
+      : pidfd(io), output(io), input(io), timeout(io), stall(io), fold(io), grace(io) {}
+
+  asio::posix::stream_descriptor pidfd;   // the leader; readable when it exits
+  asio::posix::stream_descriptor output;  // read end of the stdout+stderr pipe
+  asio::posix::stream_descriptor input;   // write end of the stdin pipe (pipe mode)
+  asio::steady_timer timeout, stall, fold, grace;
+  std::unique_ptr<Cgroup> cgroup;
+  int cgroup_watch = -1;  // inotify watch on cgroup.events while leftovers remain
+
+  bool leader_reaped = false;
+  bool output_eof = false;
+  bool read_scheduled = false;  // an async_wait or a posted read is pending on `output`
+  bool pipe_enlarged = false;
+  bool input_waiting = false;   // an async_wait(write) is pending on `input`
+  bool grace_pending = false;   // SIGKILL after the grace period is armed
+  bool stalled = false;
+  SteadyClock::time_point last_output;
+  LineSplitter lines;
+  std::vector<std::string> fold_lines;  // matched lines waiting for the fold timer
+  std::size_t fold_extra = 0;           // matched lines beyond NoteQueue::kMaxLines
+  bool fold_armed = false;
+};
+
+struct Job {
+  Job(std::uint64_t key, JobInfo info, std::uint64_t log_cap, std::size_t tail_bytes)
+      : key(key), info(std::move(info)), output(log_cap, tail_bytes) {}
+
+  const std::uint64_t key;
+  // Set at submit, then read-only.
+  std::optional<std::regex> watch;
+  std::string mark;  // MEANWHILE_JOB_MARK value
+
+  // Guarded by Impl::mu_ (written by the lane thread, or by submit before the job is shared).
+  JobInfo info;
+  JobOutput output;
+  bool output_released = false;  // info.last_line holds the final value
+  std::string cgroup_path;       // while the job has a cgroup: for get()'s descendants
+  bool stdin_closed = false;     // closed by write_input(close) or by the job
+  std::uint64_t stdin_queued = 0;
+
+  // Lane thread only.
+  EndReason end_reason = EndReason::none;
+  std::string end_error;
+  std::unique_ptr<LiveJob> live;
+  std::vector<std::uint64_t> dependents;  // queued jobs that run after this one
+  std::size_t deps_pending = 0;
+  std::string skip_reason;  // set at submit when a job in `after` already failed
+  bool ready = false;       // in Impl::ready_
+  bool dirty = false;       // in Impl::dirty_
+  std::string stdin_pending;
+  std::size_t stdin_offset = 0;
+  bool stdin_close_requested = false;
+};
+
+using JobPtr = std::shared_ptr<Job>;
+
+class Lane::Impl : public ReapOwner {
+ public:
+  static Result<std::unique_ptr<Impl>> open(LaneOptions options);
+  ~Impl() override;
+
+  // Caller side (lane.cc, lane_queries.cc).
+  Result<JobId> submit(JobSpec spec);
+  Result<JobInfo> get(const JobId& id) const;
+  std::vector<JobInfo> list(std::size_t limit) const;
+  Result<OutputChunk> read_output(const ReadRequest& request);
+  Status kill(const JobId& id);
+  Status write_input(const JobId& id, std::string_view data, bool close);
+  std::vector<Note> drain() { return notes_.drain(); }
+  std::vector<Note> wait(std::chrono::milliseconds timeout, const std::vector<JobId>& ids) {
+    return notes_.wait(timeout, ids);
+  }
+  Result<std::optional<JobInfo>> wait_terminal(const std::vector<JobId>& ids,
+                                               std::chrono::milliseconds timeout);
+  std::size_t pending_notes() const { return notes_.size(); }
+  int notify_fd() const { return notes_.fd(); }
+  void set_observer(std::function<void(const JobInfo&)> observer);
+  std::size_t running_count() const;
+  const LaneOptions& options() const { return options_; }
+
+  // ReapOwner: a leader reaped by a SIGCHLD handler (any lane's).
+  void leader_reaped(pid_t pid, ExitStatus status) override;
+
+ private:
+  explicit Impl(LaneOptions options);
+  void run_loop();
+
+  // ---- caller side helpers ----
+  JobPtr find(std::uint64_t key) const;          // under mu_
+  JobInfo snapshot_locked(const Job& job) const;  // under mu_
+  Result<std::uint64_t> parse_id(const JobId& id) const;
+  Status check_after(const JobSpec& spec, std::string* skip_reason) const;
+
+  // ---- lane thread: life cycle (lane_loop.cc) ----
+  void on_submitted(const JobPtr& job);
+  void make_ready(const JobPtr& job);
+  void schedule();
+  void start(const JobPtr& job);
+  Status spawn(const JobPtr& job);
+  void finish(const JobPtr& job, JobStatus status, const ExitStatus& exit, std::string error);
+  void resolve_dependents(const Job& job);
+  void on_leader_exit(const JobPtr& job, ExitStatus status);
+  void watch_leader(const JobPtr& job);
+  void check_done(const JobPtr& job);
+  void mark_dirty(const JobPtr& job);
+  void flush_store();
+  void notify_status(const JobPtr& job);
+  void push_note(const JobPtr& job, NoteKind kind, int priority, std::vector<std::string> lines,
+                 std::string preview);
+
+  // ---- lane thread: output, stdin, timers (lane_io.cc) ----
+  void schedule_read(const JobPtr& job);
+  void read_output(const JobPtr& job, std::size_t budget);
+  void drain_output_now(const JobPtr& job);
+  void consume(const JobPtr& job, std::string_view chunk);
+  void on_output_eof(const JobPtr& job);
+  void match_line(const JobPtr& job, std::string_view line);
+  void flush_matches(const JobPtr& job);
+  void arm_stall(const JobPtr& job, SteadyClock::time_point at);
+  void on_stall_timer(const JobPtr& job);
+  void pump_input(const JobPtr& job);
+  void close_input(const JobPtr& job);
+
+  // ---- lane thread: kill, shutdown, reaping (lane_kill.cc) ----
+  void kill_job(const JobPtr& job, EndReason reason, std::string error);
+  void signal_job(const JobPtr& job, int sig);
+  void arm_grace(const JobPtr& job);
+  void sweep_marks(std::vector<std::string> marks, int sig);
+  void begin_shutdown(std::function<void()> on_complete);
+  void check_shutdown_complete();
+  void complete_shutdown();
+  void watch_children();
+  bool anything_left();
+  void watch_shutdown_signals();
+  void watch_cgroup_events();
+  void watch_leftovers(const JobPtr& job);
+
+  LaneOptions options_;
+  std::unique_ptr<Store> store_;
+  HostId host_;
+  std::string mark_prefix_;  // "<store uuid>:"
+  JobEnvironment env_;
+  UniqueFd devnull_;
+  std::optional<rlimit> child_nofile_;  // restored in jobs when the lane raised the limit
+  NoteQueue notes_;
+
+  asio::io_context io_;
+  // Lane thread only below, until mu_.
+  asio::signal_set sigchld_;
+  asio::signal_set shutdown_signals_;
+  asio::steady_timer shutdown_timer_;
+  asio::posix::stream_descriptor inotify_;
+  std::map<int, std::uint64_t> cgroup_watches_;  // inotify wd -> job
+  std::unique_ptr<CgroupTree> cgroups_;
+  std::vector<char> read_buffer_;
+  std::set<std::pair<int, std::uint64_t>> ready_;  // (-priority, id): next to start first
+  std::size_t started_running_ = 0;  // leaders alive (lane thread's count)
+  std::vector<JobPtr> dirty_;
+  bool flush_posted_ = false;
+  std::unordered_map<pid_t, JobPtr> leaders_;  // leaders not reaped yet
+  std::size_t pending_sweeps_ = 0;              // marker sweeps waiting for their SIGKILL
+  std::size_t pending_graces_ = 0;              // jobs waiting for their SIGKILL
+  bool shutting_down_ = false;
+  bool closing_ = false;  // the destructor's shutdown: the lane will not be used again
+  std::vector<std::function<void()>> shutdown_waiters_;
+
+  mutable std::mutex mu_;
+  std::condition_variable status_cv_;
+  std::map<std::uint64_t, JobPtr> jobs_;  // this host's jobs, by id
+  std::size_t running_ = 0;               // for running_count()
+  bool closed_ = false;                   // the destructor has begun
+
+  std::recursive_mutex observer_mu_;
+  std::function<void(const JobInfo&)> observer_;
+
+  std::mutex cursors_mu_;
+  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> cursors_;
+
+  std::thread thread_;
+};
+
+}  // namespace meanwhile

@@ -1,0 +1,364 @@
+// The lane thread: a job's life cycle.
+//
+//   queued --(slot free, `after` jobs succeeded)--> running --(leader exits)--> exited
+//     |  \--(an `after` job did not succeed)--> skipped          |--(kill)-----> killed
+//     |---(kill, or host shutdown)--> killed                     |--(timeout)--> timed_out
+//     \---(spawn fails)--> failed_to_start                       (host died: `lost`, set by
+//                                                                 the next host at open)
+// A terminal job may still have leftovers (descendants holding its output pipe, or processes
+// in its cgroup): they stay attached (LiveJob) until they are gone or killed.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include "runtime/pidfd.h"
+#include <unistd.h>
+
+#include <asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/lane_impl.h"
+#include "runtime/spawn.h"
+
+namespace meanwhile {
+
+namespace {
+
+std::string end_text(const JobInfo& info) {
+  std::string text = to_string(info.status);
+  if (info.exit_code) text += " with code " + std::to_string(*info.exit_code);
+  if (info.term_signal) text += " by signal " + std::to_string(*info.term_signal);
+  if (!info.error.empty()) text += ": " + info.error;
+  return text;
+}
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+}  // namespace
+
+void Lane::Impl::on_submitted(const JobPtr& job) {
+  if (is_terminal(job->info.status)) return;
+  if (shutting_down_) {
+    finish(job, JobStatus::killed, {}, "the host shut down before the job started");
+    return;
+  }
+  if (!job->skip_reason.empty()) {
+    finish(job, JobStatus::skipped, {}, job->skip_reason);
+    return;
+  }
+  for (const JobId& dep_id : job->info.spec.after) {
+    auto key = parse_id(dep_id);
+    JobPtr dep = key ? find(*key) : nullptr;
+    if (!dep) continue;  // an earlier host's job, checked at submit
+    if (!is_terminal(dep->info.status)) {
+      dep->dependents.push_back(job->key);
+      ++job->deps_pending;
+    } else if (!dep->info.succeeded()) {
+      finish(job, JobStatus::skipped, {},
+             "job " + dep_id + " did not succeed (" + end_text(dep->info) + ")");
+      return;
+    }
+  }
+  if (job->deps_pending == 0) make_ready(job);
+}
+
+void Lane::Impl::make_ready(const JobPtr& job) {
+  ready_.emplace(-job->info.spec.priority, job->key);
+  job->ready = true;
+  schedule();
+}
+
+void Lane::Impl::schedule() {
+  while (!ready_.empty() && !shutting_down_ &&
+         (options_.max_slots == 0 || started_running_ < options_.max_slots)) {
+    auto key = ready_.begin()->second;
+    ready_.erase(ready_.begin());
+    JobPtr job = find(key);
+    if (!job) continue;
+    job->ready = false;
+    if (job->info.status == JobStatus::queued) start(job);
+  }
+}
+
+void Lane::Impl::start(const JobPtr& job) {
+  job->live = std::make_unique<LiveJob>(io_);
+  if (auto started = spawn(job); !started) {
+    job->output.close_log();
+    if (job->live->cgroup) cgroups_->release(std::move(job->live->cgroup));
+    job->live.reset();
+    finish(job, JobStatus::failed_to_start, {}, started.error());
+  }
+}
+
+Status Lane::Impl::spawn(const JobPtr& job) {
+  LiveJob& live = *job->live;
+  const JobInfo& info = job->info;  // the lane thread is its only writer
+  if (auto opened = job->output.open_log(info.log_path); !opened) return opened;
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) return make_error(errno_text("cannot start: pipe2"));
+  UniqueFd output_read(fds[0]), output_write(fds[1]);
+  ::fcntl(output_read.get(), F_SETFL, O_NONBLOCK);
+  UniqueFd input_read, input_write;
+  int stdin_fd = devnull_.get();
+  if (info.spec.stdin_mode == StdinMode::pipe) {
+    if (::pipe2(fds, O_CLOEXEC) < 0) return make_error(errno_text("cannot start: pipe2"));
+    input_read.reset(fds[0]);
+    input_write.reset(fds[1]);
+    ::fcntl(input_write.get(), F_SETFL, O_NONBLOCK);
+    stdin_fd = input_read.get();
+  }
+  if (cgroups_) live.cgroup = cgroups_->acquire();
+
+  EnvBlock env = env_.build(info.spec.env, info.id, job->mark);
+  std::string command = info.spec.command;
+  char sh[] = "sh", dash_c[] = "-c";
+  char* argv[] = {sh, dash_c, command.data(), nullptr};
+  SpawnRequest request;
+  request.argv = argv;
+  request.envp = env.envp.data();
+  request.cwd = info.spec.cwd.c_str();
+  request.stdin_fd = stdin_fd;
+  request.output_fd = output_write.get();
+  request.cgroup_procs_fd = live.cgroup ? live.cgroup->procs.get() : -1;
+  request.nofile = child_nofile_ ? &*child_nofile_ : nullptr;
+
+  auto reaper = ChildReaper::instance().lock();
+  auto spawned = spawn_process(request);
+  if (!spawned) return make_error(spawned.error());
+  const pid_t pid = spawned->pid;
+  ChildReaper::instance().track_locked(pid, this);
+  reaper.unlock();
+  output_write.reset();  // the job holds the write end now: EOF once it (and its heirs) close it
+  input_read.reset();
+
+  if (live.cgroup && !spawned->in_cgroup) {
+    cgroups_->release(std::move(live.cgroup));
+    cgroups_.reset();  // it cannot join cgroups here (permissions): stop trying
+  }
+  leaders_[pid] = job;
+  // Without a pidfd (fd limit) the exit still arrives through SIGCHLD.
+  int pidfd = sys::pidfd_open(pid);
+  if (pidfd >= 0) {
+    live.pidfd.assign(pidfd);
+    watch_leader(job);
+  }
+  live.output.assign(output_read.release());
+  if (input_write) live.input.assign(input_write.release());
+  live.last_output = SteadyClock::now();
+  {
+    std::lock_guard lock(mu_);
+    job->info.status = JobStatus::running;
+    job->info.pid = pid;
+    job->info.started_at = WallClock::now();
+    job->info.output_open = true;
+    job->cgroup_path = live.cgroup ? live.cgroup->path : std::string();
+    ++running_;
+  }
+  ++started_running_;
+  status_cv_.notify_all();
+  schedule_read(job);
+  if (info.spec.timeout) {
+    live.timeout.expires_after(*info.spec.timeout);
+    live.timeout.async_wait([this, job](const asio::error_code& ec) {
+      if (ec || !job->live || job->live->leader_reaped) return;
+      kill_job(job, EndReason::timed_out,
+               "timed out after " + std::to_string(job->info.spec.timeout->count()) + " ms");
+    });
+  }
+  arm_stall(job, live.last_output + options_.stall_after);
+  if (!job->stdin_pending.empty() || job->stdin_close_requested) pump_input(job);
+  notify_status(job);
+  mark_dirty(job);
+  return Ok{};
+}
+
+void Lane::Impl::watch_leader(const JobPtr& job) {
+  job->live->pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
+                              [this, job](const asio::error_code& ec) {
+                                if (ec || !job->live || job->live->leader_reaped) return;
+                                auto status = ChildReaper::instance().reap_leader(
+                                    job->info.pid, job->live->pidfd.native_handle());
+                                // nullopt: a SIGCHLD handler reaped it and posted the status.
+                                if (status) on_leader_exit(job, *status);
+                              });
+}
+
+void Lane::Impl::leader_reaped(pid_t pid, ExitStatus status) {
+  asio::post(io_, [this, pid, status] {
+    auto it = leaders_.find(pid);
+    if (it == leaders_.end()) return;
+    JobPtr job = it->second;  // on_leader_exit erases the entry
+    on_leader_exit(job, status);
+  });
+}
+
+void Lane::Impl::on_leader_exit(const JobPtr& job, ExitStatus exit) {
+  if (!job->live || job->live->leader_reaped) return;
+  LiveJob& live = *job->live;
+  leaders_.erase(job->info.pid);
+  // What the job printed before it ended belongs in its note (`sleep 300 & echo hi`).
+  drain_output_now(job);
+  live.leader_reaped = true;
+  if (live.pidfd.is_open()) {
+    asio::error_code ignored;
+    live.pidfd.close(ignored);
+  }
+  live.timeout.cancel();
+  live.stall.cancel();
+  flush_matches(job);
+  JobStatus status = JobStatus::exited;
+  std::string error;
+  if (job->end_reason == EndReason::killed) {
+    status = JobStatus::killed;
+    error = job->end_error;
+  } else if (job->end_reason == EndReason::timed_out) {
+    status = JobStatus::timed_out;
+    error = job->end_error;
+  }
+  finish(job, status, exit, std::move(error));
+  check_done(job);
+}
+
+void Lane::Impl::finish(const JobPtr& job, JobStatus status, const ExitStatus& exit,
+                        std::string error) {
+  const bool was_running = job->info.status == JobStatus::running;
+  {
+    // One critical section: whoever sees the terminal status also finds the note queued.
+    std::lock_guard lock(mu_);
+    JobInfo& info = job->info;
+    info.status = status;
+    info.ended_at = WallClock::now();
+    info.exit_code = exit.exit_code;
+    info.term_signal = exit.term_signal;
+    if (!error.empty()) info.error = std::move(error);
+    info.stalled = false;
+    if (was_running) --running_;
+    Note note;
+    note.kind = NoteKind::finished;
+    note.job = info.id;
+    note.priority = info.succeeded() ? 2 : 3;
+    note.info = snapshot_locked(*job);
+    note.preview = job->output.preview(info.log_path);
+    notes_.push(std::move(note));
+  }
+  status_cv_.notify_all();
+  notify_status(job);
+  mark_dirty(job);
+  resolve_dependents(*job);
+  if (was_running) {
+    --started_running_;
+    schedule();
+  }
+  if (shutting_down_) check_shutdown_complete();
+}
+
+void Lane::Impl::resolve_dependents(const Job& job) {
+  if (job.dependents.empty()) return;
+  std::vector<std::uint64_t> dependents;
+  dependents.swap(const_cast<Job&>(job).dependents);
+  const bool ok = job.info.succeeded();
+  for (std::uint64_t key : dependents) {
+    JobPtr dependent = find(key);
+    if (!dependent || dependent->info.status != JobStatus::queued) continue;
+    if (!ok) {
+      finish(dependent, JobStatus::skipped, {},
+             "job " + job.info.id + " did not succeed (" + end_text(job.info) + ")");
+    } else if (--dependent->deps_pending == 0) {
+      make_ready(dependent);
+    }
+  }
+}
+
+void Lane::Impl::check_done(const JobPtr& job) {
+  if (!job->live) return;
+  LiveJob& live = *job->live;
+  if (!live.leader_reaped || !live.output_eof || live.grace_pending) return;
+  if (live.cgroup) {
+    if (CgroupTree::populated(*live.cgroup)) {
+      watch_leftovers(job);  // processes that closed their output are still in the cgroup
+      return;
+    }
+    if (live.cgroup_watch >= 0) {
+      ::inotify_rm_watch(inotify_.native_handle(), live.cgroup_watch);
+      cgroup_watches_.erase(live.cgroup_watch);
+      live.cgroup_watch = -1;
+    }
+    if (cgroups_) {
+      cgroups_->release(std::move(live.cgroup));
+    } else {
+      live.cgroup.reset();
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    job->info.last_line = job->output.last_line();
+    job->output.release_memory();
+    job->output_released = true;
+    job->cgroup_path.clear();
+    job->stdin_closed = true;
+    job->stdin_queued = 0;
+  }
+  job->output.close_log();
+  std::string().swap(job->stdin_pending);
+  job->live.reset();
+  mark_dirty(job);
+}
+
+void Lane::Impl::notify_status(const JobPtr& job) {
+  std::lock_guard observer_lock(observer_mu_);
+  if (!observer_) return;
+  JobInfo info;
+  {
+    std::lock_guard lock(mu_);
+    info = snapshot_locked(*job);
+  }
+  try {
+    observer_(info);
+  } catch (...) {
+    // An observer must not take the lane down.
+  }
+}
+
+void Lane::Impl::push_note(const JobPtr& job, NoteKind kind, int priority,
+                           std::vector<std::string> lines, std::string preview) {
+  Note note;
+  note.kind = kind;
+  note.job = job->info.id;
+  note.priority = priority;
+  note.lines = std::move(lines);
+  note.preview = std::move(preview);
+  std::lock_guard lock(mu_);
+  note.info = snapshot_locked(*job);
+  notes_.push(std::move(note));
+}
+
+void Lane::Impl::mark_dirty(const JobPtr& job) {
+  if (!job->dirty) {
+    job->dirty = true;
+    dirty_.push_back(job);
+  }
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush_store(); });
+  }
+}
+
+// One transaction for every job changed in this turn of the loop.
+void Lane::Impl::flush_store() {
+  flush_posted_ = false;
+  if (dirty_.empty()) return;
+  std::vector<JobInfo> rows;
+  rows.reserve(dirty_.size());
+  {
+    std::lock_guard lock(mu_);
+    for (const JobPtr& job : dirty_) {
+      job->dirty = false;
+      rows.push_back(snapshot_locked(*job));
+    }
+  }
+  dirty_.clear();
+  (void)store_->update(rows);  // a failing disk must not stop the jobs; the next flush retries
+}
+
+}  // namespace meanwhile

@@ -1,0 +1,213 @@
+// The agent loop against a scripted in-process provider and a real lane: where notes go, how
+// tool calls are answered, and that the conversation stays valid after errors and Ctrl+C.
+#include <gtest/gtest.h>
+
+#include "agent/loop.h"
+#include "loop_test_util.h"
+
+namespace meanwhile::agent {
+namespace {
+
+using namespace testing;
+
+ToolDef make_tool(std::string name, std::function<ToolResult(const json&, ToolContext&)> run) {
+  ToolDef def;
+  def.name = std::move(name);
+  def.description = "test tool";
+  def.input_schema = {{"type", "object"},
+                      {"properties", {{"text", {{"type", "string"}}}}},
+                      {"required", json::array({"text"})}};
+  def.run = std::move(run);
+  return def;
+}
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    lane = open_lane(dir.path());
+    ASSERT_TRUE(lane);
+    registry.add(make_tool("echo", [](const json& args, ToolContext&) {
+      return ToolResult{"echo: " + args["text"].get<std::string>(), nullptr, false};
+    }));
+    // Runs a short job to its end, so its note is pending when the tool returns.
+    registry.add(make_tool("finish_job", [](const json& args, ToolContext& ctx) {
+      JobSpec spec;
+      spec.command = args["text"].get<std::string>();
+      auto id = ctx.lane.submit(spec);
+      if (!id) return ToolResult{id.error(), nullptr, true};
+      (void)ctx.lane.wait_terminal({*id}, std::chrono::seconds(10));
+      wait_for_pending_note(ctx.lane);
+      return ToolResult{"ran task " + *id, nullptr, false};
+    }));
+    registry.add(make_tool("press_ctrl_c", [this](const json&, ToolContext&) {
+      cancel = true;
+      return ToolResult{"stopped early", nullptr, false};
+    }));
+    ctx = std::make_unique<ToolContext>(ToolContext{*lane, dir.path(), &cancel, {}});
+  }
+
+  Loop make_loop() {
+    LoopEvents events;
+    events.on_message = [this](const json& m) { settled.push_back(m); };
+    return Loop(provider, registry, *ctx, LoopOptions{"test-model", "", 1024}, events);
+  }
+
+  TempDir dir;
+  std::unique_ptr<Lane> lane;
+  ToolRegistry registry;
+  std::atomic<bool> cancel{false};
+  std::unique_ptr<ToolContext> ctx;
+  FakeProvider provider;
+  std::vector<json> settled;
+};
+
+TEST_F(LoopTest, NotesGoAfterTheToolResultsOfTheTurnBeingSent) {
+  provider.replies = {reply({tool_use("t1", "finish_job", {{"text", "echo '5 passed'"}})}),
+                      reply({text("all good")})};
+  Loop loop = make_loop();
+  RunOutcome out = loop.run_user_text("run the tests");
+  EXPECT_EQ(out.stop, Stop::end_turn);
+  EXPECT_EQ(out.model_calls, 2);
+  EXPECT_EQ(out.final_text, "all good");
+  ASSERT_EQ(provider.requests.size(), 2u);
+  const json& sent = provider.requests[1].messages;
+  ASSERT_EQ(sent.size(), 3u);  // user, assistant tool_use, user results
+  const json& turn = sent[2];
+  EXPECT_EQ(turn["role"], "user");
+  ASSERT_EQ(turn["content"].size(), 2u);
+  EXPECT_EQ(turn["content"][0]["type"], "tool_result");
+  EXPECT_EQ(turn["content"][0]["tool_use_id"], "t1");
+  EXPECT_EQ(turn["content"][1]["type"], "text");
+  std::string block = turn["content"][1]["text"];
+  EXPECT_EQ(block.rfind("<background-results>\n", 0), 0u) << block;
+  EXPECT_NE(block.find("5 passed"), std::string::npos) << block;
+  EXPECT_NE(block.find("</background-results>"), std::string::npos);
+  EXPECT_EQ(lane->pending_notes(), 0u);
+  // The system prompt and the tools went with every request.
+  EXPECT_NE(provider.requests[0].system.find("background_run"), std::string::npos);
+  EXPECT_EQ(provider.requests[0].tools.size(), registry.tools().size());
+  EXPECT_EQ(provider.requests[0].model, "test-model");
+}
+
+TEST_F(LoopTest, AWakeUpAfterTheModelEndedItsTurnStartsANewUserTurn) {
+  provider.replies = {reply({text("started")}), reply({text("saw it")})};
+  Loop loop = make_loop();
+  ASSERT_EQ(loop.run_user_text("go").stop, Stop::end_turn);
+  JobSpec spec;
+  spec.command = "echo done-marker";
+  auto id = lane->submit(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(wait_for_pending_note(*lane));
+  RunOutcome out = loop.run(json::array(), lane->drain());
+  EXPECT_EQ(out.model_calls, 1);
+  const json& sent = provider.requests[1].messages;
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1]["role"], "assistant");
+  ASSERT_EQ(sent[2]["content"].size(), 1u);
+  std::string block = sent[2]["content"][0]["text"];
+  EXPECT_NE(block.find("done-marker"), std::string::npos) << block;
+  EXPECT_NE(block.find("task " + *id), std::string::npos) << block;
+}
+
+TEST_F(LoopTest, NothingToSendMakesNoCall) {
+  Loop loop = make_loop();
+  RunOutcome out = loop.run(json::array());
+  EXPECT_EQ(out.model_calls, 0);
+  EXPECT_TRUE(provider.requests.empty());
+}
+
+TEST_F(LoopTest, UnknownToolsAndBadInputAreAnsweredWithErrorsAndTheRunGoesOn) {
+  provider.replies = {reply({tool_use("a", "no_such_tool", json::object()),
+                             tool_use("b", "echo", json::object()),
+                             tool_use("c", "echo", {{"text", 42}}),
+                             tool_use("d", "echo", {{"text", "fine"}})}),
+                      reply({text("recovered")})};
+  Loop loop = make_loop();
+  RunOutcome out = loop.run_user_text("try");
+  EXPECT_EQ(out.stop, Stop::end_turn);
+  const json& results = provider.requests[1].messages[2]["content"];
+  ASSERT_EQ(results.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(results[i].value("is_error", false), true) << results[i];
+  EXPECT_FALSE(results[3].value("is_error", false));
+  EXPECT_EQ(results[3]["content"], "echo: fine");
+  EXPECT_NE(results[0]["content"].get<std::string>().find("no_such_tool"), std::string::npos);
+}
+
+TEST_F(LoopTest, AProviderErrorKeepsTheUserTurnAndItsNotesForTheNextRun) {
+  provider.replies = {make_error("HTTP 500 after 5 tries"), reply({text("ok")})};
+  Loop loop = make_loop();
+  JobSpec spec;
+  spec.command = "echo note-before-error";
+  ASSERT_TRUE(lane->submit(spec).ok());
+  ASSERT_TRUE(wait_for_pending_note(*lane));
+  RunOutcome first = loop.run_user_text("first");
+  EXPECT_EQ(first.stop, Stop::error);
+  EXPECT_EQ(first.error, "HTTP 500 after 5 tries");
+  EXPECT_TRUE(settled.empty());  // nothing was answered, nothing written
+  RunOutcome second = loop.run_user_text("second");
+  EXPECT_EQ(second.stop, Stop::end_turn);
+  const json& sent = provider.requests[1].messages;
+  ASSERT_EQ(sent.size(), 1u);
+  const json& content = sent[0]["content"];
+  ASSERT_EQ(content.size(), 3u);
+  EXPECT_EQ(content[0]["text"], "first");
+  EXPECT_NE(content[1]["text"].get<std::string>().find("note-before-error"), std::string::npos);
+  EXPECT_EQ(content[2]["text"], "second");
+  ASSERT_EQ(settled.size(), 2u);
+  EXPECT_EQ(settled[0]["role"], "user");
+  EXPECT_EQ(settled[1]["role"], "assistant");
+}
+
+TEST_F(LoopTest, CtrlCDuringAToolAnswersEveryToolUseAndKeepsTheConversationValid) {
+  provider.replies = {reply({tool_use("x", "press_ctrl_c", {{"text", ""}}),
+                             tool_use("y", "echo", {{"text", "never runs"}})}),
+                      reply({text("continuing")})};
+  Loop loop = make_loop();
+  RunOutcome out = loop.run_user_text("do two things");
+  EXPECT_EQ(out.stop, Stop::interrupted);
+  const json& last = loop.messages().back();
+  EXPECT_EQ(last["role"], "user");
+  ASSERT_EQ(last["content"].size(), 2u);
+  for (const json& r : last["content"]) {
+    EXPECT_EQ(r["type"], "tool_result");
+    EXPECT_TRUE(r.value("is_error", false));
+    EXPECT_EQ(r["content"].get<std::string>().rfind("interrupted by the user", 0), 0u) << r;
+  }
+  cancel = false;
+  ASSERT_EQ(loop.run_user_text("next").stop, Stop::end_turn);
+  const json& sent = provider.requests[1].messages.back()["content"];
+  ASSERT_EQ(sent.size(), 3u);  // both results first, then the new text
+  EXPECT_EQ(sent[0]["tool_use_id"], "x");
+  EXPECT_EQ(sent[1]["tool_use_id"], "y");
+  EXPECT_EQ(sent[2]["text"], "next");
+}
+
+TEST_F(LoopTest, CtrlCDuringTheModelRequestIsInterrupted) {
+  provider.before_reply = [this] { cancel = true; };
+  Loop loop = make_loop();
+  RunOutcome out = loop.run_user_text("hello");
+  EXPECT_EQ(out.stop, Stop::interrupted);
+}
+
+TEST_F(LoopTest, MaxCallsBoundsModelCalls) {
+  for (int i = 0; i < 10; ++i) {
+    provider.replies.push_back(reply({tool_use("e" + std::to_string(i), "echo", {{"text", "again"}})}));
+  }
+  Loop loop = make_loop();
+  RunOutcome out = loop.run_user_text("loop forever", 3);
+  EXPECT_EQ(out.stop, Stop::max_turns);
+  EXPECT_EQ(out.model_calls, 3);
+  EXPECT_EQ(provider.requests.size(), 3u);
+}
+
+TEST_F(LoopTest, EmptyTextBlocksNeverEnterTheConversation) {
+  provider.replies = {reply({text(""), tool_use("t", "echo", {{"text", "a"}})}), reply({text("done")})};
+  Loop loop = make_loop();
+  ASSERT_EQ(loop.run_user_text("x").stop, Stop::end_turn);
+  const json& assistant = provider.requests[1].messages[1];
+  ASSERT_EQ(assistant["content"].size(), 1u);
+  EXPECT_EQ(assistant["content"][0]["type"], "tool_use");
+}
+
+}  // namespace
+}  // namespace meanwhile::agent

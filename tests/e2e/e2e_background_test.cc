@@ -1,0 +1,275 @@
+// The seed's scenarios end to end: the real `meanwhile -p` against the real fake model server.
+// Assertions read the server's request log: what the model was sent, and when.
+#include <cmath>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "e2e_util.h"
+
+namespace e2e {
+namespace {
+
+// The tool_result blocks of a user turn come first, and the background block (if any) last.
+void expect_results_then_background(const json& message) {
+  const json& content = message["content"];
+  bool seen_other = false;
+  for (const json& b : content) {
+    if (b["type"] == "tool_result") {
+      EXPECT_FALSE(seen_other) << "tool_result after another block: " << message.dump();
+    } else {
+      seen_other = true;
+    }
+  }
+  ASSERT_FALSE(content.empty());
+  EXPECT_EQ(content.back()["text"].get<std::string>().rfind("<background-results>", 0), 0u);
+}
+
+TEST(Background, SlowTestSuiteRunsWhileTheModelWritesAFileAndItsResultIsInjectedLater) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({text_block("Starting the tests in the background."),
+            tool_use("background_run", {{"command", "sleep 2; echo '5 passed'"}, {"label", "tests"}})}),
+      turn({tool_use("write_file", {{"path", "fix.txt"}, {"content", "fixed\n"}})}),
+      turn({tool_use("bash", {{"command", "sleep 3"}})}),
+      turn({text_block("Tests passed and the fix is written.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "run the tests and fix the lint"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Tests passed and the fix is written."), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(dir.file("fix.txt")), "fixed\n");
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 4u);
+  // The file was written while the suite ran: nothing about it reached the model yet.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(all_text(log[i]["request"]["messages"]).find("5 passed"), std::string::npos) << i;
+  }
+  const json& request = log[3]["request"];
+  const json& user = last_message(request);
+  EXPECT_EQ(user["role"], "user");
+  ASSERT_EQ(blocks_of(user, "tool_result").size(), 1u);
+  expect_results_then_background(user);
+  std::string block = background_block(request);
+  EXPECT_NE(block.find("5 passed"), std::string::npos) << block;
+  EXPECT_NE(block.find("task 1"), std::string::npos) << block;
+}
+
+TEST(Background, ALongBuildCheckedHalfwayShowsRunningAndPartialOutput) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("background_run",
+                     {{"command", "echo compiling; sleep 1; echo linking; sleep 3; echo 'build ok'"},
+                      {"label", "build"}})}),
+      turn({tool_use("bash", {{"command", "sleep 1.6"}})}),
+      turn({tool_use("check_background", {{"task_id", "1"}}),
+            tool_use("background_output", {{"task_id", "1"}})}),
+      turn({text_block("The build is halfway; I'll be woken when it ends.")}),
+      turn({text_block("Build finished.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "build it"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 5u);
+  auto results = blocks_of(last_message(log[3]["request"]), "tool_result");
+  ASSERT_EQ(results.size(), 2u);
+  std::string status = all_text(results[0]["content"]);
+  std::string output = all_text(results[1]["content"]);
+  EXPECT_NE(status.find("running"), std::string::npos) << status;
+  EXPECT_NE(output.find("compiling"), std::string::npos) << output;
+  EXPECT_NE(output.find("linking"), std::string::npos) << output;
+  EXPECT_EQ(output.find("build ok"), std::string::npos) << output;
+  // The build's end woke the model: a user turn holding only the background block.
+  const json& wake = last_message(log[4]["request"]);
+  ASSERT_EQ(wake["content"].size(), 1u);
+  EXPECT_NE(background_block(log[4]["request"]).find("build ok"), std::string::npos);
+}
+
+TEST(Background, ThreeJobsOfOneTwoAndThreeSecondsAreListedWhileRunning) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("background_run", {{"command", "sleep 1; echo out-A"}, {"label", "one"}}),
+            tool_use("background_run", {{"command", "sleep 2; echo out-B"}, {"label", "two"}}),
+            tool_use("background_run", {{"command", "sleep 3; echo out-C"}, {"label", "three"}})}),
+      turn({tool_use("check_background", json::object())}),
+      turn({tool_use("background_wait", {{"task_ids", {"3"}}, {"timeout", 20}})}),
+      turn({text_block("All three are done.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "three jobs"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 4u);
+  std::string listing = all_text(blocks_of(last_message(log[2]["request"]), "tool_result"));
+  for (const char* label : {"one", "two", "three"}) {
+    EXPECT_NE(listing.find(label), std::string::npos) << listing;
+  }
+  std::regex running("running");
+  auto n = std::distance(std::sregex_iterator(listing.begin(), listing.end(), running), {});
+  EXPECT_GE(n, 3) << listing;
+  // The wait returned C's result; A and B arrived by themselves in the same request.
+  const json& request = log[3]["request"];
+  EXPECT_NE(all_text(blocks_of(last_message(request), "tool_result")).find("out-C"), std::string::npos);
+  std::string block = background_block(request);
+  EXPECT_NE(block.find("out-A"), std::string::npos) << block;
+  EXPECT_NE(block.find("out-B"), std::string::npos) << block;
+}
+
+TEST(Background, PrintModeWakesOnAFinishedJobAndReportsTheLatency) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("background_run",
+                     {{"command", "sleep 2; echo wake-result; date +%s%N > exit_ns"}}),
+            text_block("Started.")}),
+      turn({text_block("Nothing else to do; waiting.")}),
+      turn({text_block("Got it: wake-result.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "wake me"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Got it: wake-result."), std::string::npos);
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 3u);
+  const json& wake = log[2]["request"];
+  EXPECT_EQ(wake["messages"][wake["messages"].size() - 2]["role"], "assistant");
+  EXPECT_NE(background_block(wake).find("wake-result"), std::string::npos);
+  double exit_ms = std::stod(read_file(dir.file("exit_ns"))) / 1e6;
+  double request_ms = log[2]["t_ms"].get<double>();
+  double latency = request_ms - exit_ms;
+  std::printf("[ measure ] job exit -> wake-up request at the server: %.2f ms\n", latency);
+  EXPECT_GT(latency, -50.0);  // clocks are the same machine's; a little slack for rounding
+  EXPECT_LT(latency, 1000.0);
+}
+
+TEST(Background, BashStillRunningAtItsTimeoutMovesToTheBackground) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("bash", {{"command", "sleep 3; echo late-output"}, {"timeout", 1}})}),
+      turn({text_block("It went to the background; waiting for it.")}),
+      turn({text_block("Done.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "slow bash"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 3u);
+  auto results = blocks_of(last_message(log[1]["request"]), "tool_result");
+  ASSERT_EQ(results.size(), 1u);
+  std::string text = all_text(results[0]["content"]);
+  EXPECT_NE(text.find("background"), std::string::npos) << text;
+  EXPECT_NE(text.find("task 1"), std::string::npos) << text;
+  EXPECT_EQ(text.find("late-output"), std::string::npos) << text;
+  EXPECT_NE(background_block(log[2]["request"]).find("late-output"), std::string::npos);
+}
+
+TEST(Background, BadToolInputGivesErrorResultsAndTheRunGoesOn) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("frobnicate", {{"x", 1}}), tool_use("read_file", json::object()),
+            tool_use("write_file", {{"path", 5}, {"content", "x"}}),
+            tool_use("read_file", {{"path", "../../etc/passwd"}})}),
+      turn({text_block("Recovered from bad calls.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "bad input"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 2u);
+  auto results = blocks_of(last_message(log[1]["request"]), "tool_result");
+  ASSERT_EQ(results.size(), 4u);
+  for (const json& result : results) EXPECT_TRUE(result.value("is_error", false)) << result;
+  EXPECT_NE(all_text(results[0]).find("frobnicate"), std::string::npos);
+  EXPECT_NE(all_text(results[1]).find("path"), std::string::npos);
+  EXPECT_NE(r.out.find("Recovered from bad calls."), std::string::npos);
+}
+
+TEST(Background, OpenAiCompatibleProviderRunsTheSameScenario) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("background_run", {{"command", "sleep 1; echo '5 passed'"}})}),
+      turn({tool_use("bash", {{"command", "sleep 2"}})}),
+      turn({text_block("OpenAI path works.")}),
+  });
+  Env env = base_env(dir.path());
+  env["OPENAI_BASE_URL"] = server.base_url() + "/v1";
+  env["OPENAI_API_KEY"] = "sk-openai-e2e-dummy";
+  env["MODEL_ID"] = "local-model";
+  RunResult r = run_meanwhile({"--provider", "openai", "-p", "tests"}, dir.path(), env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("OpenAI path works."), std::string::npos);
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0]["path"], "/v1/chat/completions");
+  EXPECT_EQ(log[0]["request"]["model"], "local-model");
+  const json& messages = log[2]["request"]["messages"];
+  // OpenAI format: the tool message answering the call, then the user text with the results.
+  ASSERT_GE(messages.size(), 2u);
+  const json& last = messages.back();
+  EXPECT_EQ(last["role"], "user");
+  EXPECT_NE(all_text(last).find("<background-results>"), std::string::npos) << last;
+  EXPECT_NE(all_text(last).find("5 passed"), std::string::npos) << last;
+  EXPECT_EQ(messages[messages.size() - 2]["role"], "tool");
+}
+
+TEST(Background, StreamJsonIsOneTimestampedEventPerLine) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("background_run", {{"command", "sleep 1; echo sj-done"}, {"label", "sj"}})}),
+      turn({text_block("Waiting for sj.")}),
+      turn({text_block("sj finished.")}),
+  });
+  RunResult r = run_meanwhile({"-p", "go", "--output-format", "stream-json"}, dir.path(),
+                              anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> events;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::regex iso(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  while (std::getline(lines, line)) {
+    json e = json::parse(line, nullptr, false);
+    ASSERT_FALSE(e.is_discarded()) << "not JSON: " << line;
+    ASSERT_TRUE(e.contains("type")) << line;
+    ASSERT_TRUE(std::regex_match(e.value("timestamp", ""), iso)) << line;
+    events.push_back(e);
+  }
+  ASSERT_GE(events.size(), 6u);
+  EXPECT_EQ(events.front()["type"], "system");
+  EXPECT_EQ(events.front()["subtype"], "init");
+  const json& result = events.back();
+  EXPECT_EQ(result["type"], "result");
+  EXPECT_EQ(result["is_error"], false);
+  EXPECT_EQ(result["num_turns"], 3);
+  EXPECT_EQ(result["result"], "sj finished.");
+  EXPECT_TRUE(result["duration_ms"].is_number());
+  std::map<std::string, int> count;
+  std::vector<std::string> job_statuses;
+  for (const json& e : events) {
+    ++count[e["type"].get<std::string>()];
+    if (e["type"] == "job") job_statuses.push_back(e["status"]);
+  }
+  EXPECT_EQ(count["assistant"], 3);
+  EXPECT_EQ(count["tool_use"], 1);
+  EXPECT_EQ(count["tool_result"], 1);
+  EXPECT_EQ(count["waiting"], 1);
+  EXPECT_EQ(count["background_results"], 1);
+  EXPECT_NE(std::find(job_statuses.begin(), job_statuses.end(), "running"), job_statuses.end());
+  EXPECT_NE(std::find(job_statuses.begin(), job_statuses.end(), "exited"), job_statuses.end());
+}
+
+TEST(Background, TheKeyAppearsNowhere) {
+  TempDir dir;
+  const std::string key = "sk-ant-e2e-SECRET-9f3a7c";
+  FakeServer server(dir, {
+      turn({tool_use("bash", {{"command", "env > env.txt; echo checked"}}),
+            tool_use("background_run", {{"command", "sleep 1.5; env"}})}),
+      turn({text_block("Done looking around.")}),
+      {{"status", 401}, {"error_message", "invalid x-api-key"}},
+  });
+  RunResult r = run_meanwhile({"-p", "look"}, dir.path(), anthropic_env(dir, server, key));
+  // The job's end wakes the model once more; that request gets the 401.
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out.find(key), std::string::npos);
+  EXPECT_EQ(r.err.find(key), std::string::npos);
+  std::string tree = read_tree(dir.path() + "/.meanwhile");
+  EXPECT_NE(tree.find("Done looking around."), std::string::npos);  // the transcript is there
+  EXPECT_EQ(tree.find(key), std::string::npos);
+  EXPECT_EQ(read_file(dir.file("env.txt")).find(key), std::string::npos);
+}
+
+}  // namespace
+}  // namespace e2e

@@ -1,0 +1,192 @@
+// The REPL driven through a pseudo-terminal: the real `meanwhile` with libedit, typing like a
+// person, against the fake model server.
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "e2e_util.h"
+
+namespace e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+class Terminal {
+ public:
+  Terminal(const std::string& cwd, Env env) {
+    env["TERM"] = "xterm";
+    std::vector<std::string> env_s;
+    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_s) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::string bin = MEANWHILE_BIN;
+    char* argv[] = {bin.data(), nullptr};
+    winsize size{40, 120, 0, 0};
+    pid_ = ::forkpty(&master_, nullptr, nullptr, &size);
+    if (pid_ == 0) {
+      if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+      ::execve(argv[0], argv, envp.data());
+      ::_exit(127);
+    }
+    ::fcntl(master_, F_SETFL, ::fcntl(master_, F_GETFL) | O_NONBLOCK);
+  }
+  ~Terminal() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) ::close(master_);
+  }
+
+  void type(const std::string& keys) {
+    ASSERT_EQ(::write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+  }
+
+  // Waits until `text` appears in the output after the current mark; moves the mark past it.
+  bool expect(const std::string& text, std::chrono::milliseconds limit = 15s) {
+    auto end = Clock::now() + limit;
+    while (true) {
+      auto at = output_.find(text, mark_);
+      if (at != std::string::npos) {
+        mark_ = at + text.size();
+        return true;
+      }
+      if (Clock::now() > end) return false;
+      pump(50ms);
+    }
+  }
+
+  int wait_exit(std::chrono::milliseconds limit = 15s) {
+    auto end = Clock::now() + limit;
+    int status = 0;
+    while (Clock::now() < end) {
+      pump(20ms);
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+    return -1;
+  }
+
+  const std::string& output() const { return output_; }
+  std::string since_mark() const { return output_.substr(mark_); }
+  void pump(std::chrono::milliseconds wait) {
+    pollfd p{master_, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(wait.count()));
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(master_, buf, sizeof buf)) > 0) output_.append(buf, n);
+  }
+
+ private:
+  int master_ = -1;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string output_;
+  std::size_t mark_ = 0;
+};
+
+constexpr const char* kPrompt = "meanwhile> ";
+
+TEST(Repl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({text_block("Starting the job."),
+            tool_use("background_run", {{"command", "sleep 3; echo repl-job-done"}, {"label", "repl job"}})}),
+      turn({text_block("Started; I will hear about it.")}),
+      turn({text_block("The job reported repl-job-done.")}),
+      turn({text_block("Answer to the second question.")}),
+  });
+  Terminal term(dir.path(), anthropic_env(dir, server));
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("start a job\r");
+  ASSERT_TRUE(term.expect("Started; I will hear about it.")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("/jobs\r");
+  ASSERT_TRUE(term.expect("repl job")) << term.output();
+  EXPECT_NE(term.since_mark().find("running"), std::string::npos);
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("second que");
+  ASSERT_TRUE(term.expect("second que")) << term.output();  // echoed
+
+  // Nothing typed from here on: the job's end starts a turn by itself.
+  ASSERT_TRUE(wait_until([&] { return server.log().size() >= 3; }, 15s)) << term.output();
+  json wake = server.log()[2]["request"];
+  EXPECT_EQ(last_message(wake)["content"].size(), 1u);
+  EXPECT_NE(background_block(wake).find("repl-job-done"), std::string::npos);
+  ASSERT_TRUE(term.expect("── background: task 1")) << term.output();
+  ASSERT_TRUE(term.expect("The job reported repl-job-done.")) << term.output();
+  ASSERT_TRUE(term.expect("second que")) << term.output();  // the half-typed line, restored
+
+  term.type("stion\r");
+  ASSERT_TRUE(wait_until([&] { return server.log().size() >= 4; }, 15s)) << term.output();
+  const json& asked = last_message(server.log()[3]["request"]);
+  ASSERT_EQ(asked["content"].size(), 1u) << asked;
+  EXPECT_EQ(asked["content"][0]["text"], "second question");
+  ASSERT_TRUE(term.expect("Answer to the second question.")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("\x04");  // Ctrl+D: no jobs left, exits at once
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
+bool process_with_arg_alive(const std::string& needle) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string cmdline = read_file(entry.path().string() + "/cmdline");
+    for (char& c : cmdline) {
+      if (c == '\0') c = ' ';
+    }
+    if (cmdline.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(Repl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
+  TempDir dir;
+  FakeServer server(dir, {
+      turn({tool_use("background_run", {{"command", "sleep 61.25"}, {"label", "long"}})}),
+      turn({text_block("Long job started.")}),
+      {{"delay_ms", 8000}, {"content", json::array({text_block("too slow")})}},
+  });
+  Terminal term(dir.path(), anthropic_env(dir, server));
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("start long\r");
+  ASSERT_TRUE(term.expect("Long job started.")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  EXPECT_TRUE(process_with_arg_alive("sleep 61.25"));
+
+  term.type("take your time\r");
+  ASSERT_TRUE(wait_until([&] { return server.log().size() >= 3; }, 10s));
+  auto sent = Clock::now();
+  term.type("\x03");  // Ctrl+C during the model request
+  ASSERT_TRUE(term.expect("interrupted", 5s)) << term.output();
+  EXPECT_LT(Clock::now() - sent, 5s);
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  EXPECT_TRUE(process_with_arg_alive("sleep 61.25"));  // Ctrl+C never reaches jobs
+
+  term.type("/help\r");
+  ASSERT_TRUE(term.expect("/output ID")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("/exit\r");
+  ASSERT_TRUE(term.expect("still running; kill them and exit? [y/N]")) << term.output();
+  term.type("n\r");
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("\x04");
+  ASSERT_TRUE(term.expect("kill them and exit? [y/N]")) << term.output();
+  term.type("y\r");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+  EXPECT_TRUE(wait_until([] { return !process_with_arg_alive("sleep 61.25"); }, 5s));
+}
+
+}  // namespace
+}  // namespace e2e

@@ -1,0 +1,179 @@
+// Shared by the tests of `meanwhile mcp`: temporary workspaces, an SDK client connected to the
+// server, a raw JSON-RPC connection for malformed input, and small polling utilities.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import {
+  LoggingMessageNotificationSchema,
+  TaskStatusNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+
+export const BIN = process.env.MEANWHILE_BIN;
+if (!BIN || !fs.existsSync(BIN)) {
+  throw new Error(
+    `MEANWHILE_BIN must name the meanwhile executable (got ${JSON.stringify(BIN)}); ` +
+      'ctest sets it, or run: MEANWHILE_BIN=build/debug/src/cli/meanwhile node --test tests/mcp',
+  );
+}
+
+const workspaces = [];
+export function makeWorkspace(name = 'ws') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `meanwhile-mcp-${name}-`));
+  workspaces.push(dir);
+  return fs.realpathSync(dir);
+}
+process.on('exit', () => {
+  for (const dir of workspaces) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Polls `probe` until it returns a truthy value or `timeoutMs` passes (then throws `what`).
+export async function eventually(probe, what, timeoutMs = 5000, intervalMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+// True once `pid` no longer runs (gone, or a zombie waiting for a reaper other than us).
+export function processGone(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if (error.code === 'ESRCH') return true;
+    throw error;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+// An SDK client connected to `meanwhile mcp` started in `workspace`, collecting the server's
+// log messages, task status notifications and stderr.
+export async function connect(workspace) {
+  const transport = new StdioClientTransport({
+    command: BIN,
+    args: ['mcp'],
+    cwd: workspace,
+    env: { ...process.env },
+    stderr: 'pipe',
+  });
+  const session = { transport, messages: [], taskStatuses: [], stderr: '' };
+  transport.stderr.setEncoding('utf8');
+  transport.stderr.on('data', (chunk) => {
+    session.stderr += chunk;
+  });
+  const client = new Client({ name: 'meanwhile-mcp-test', version: '1.0.0' });
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    session.messages.push(n.params);
+  });
+  client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
+    session.taskStatuses.push(n.params);
+  });
+  await client.connect(transport);
+  session.client = client;
+  session.pid = transport.pid;
+  session.call = async (name, args = {}, options) => {
+    const result = await client.callTool({ name, arguments: args }, undefined, options);
+    return result;
+  };
+  session.close = () => client.close();
+  return session;
+}
+
+// A connection that speaks raw lines, for what the SDK would never send.
+export function spawnRaw(workspace) {
+  const child = spawn(BIN, ['mcp'], { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'] });
+  const raw = { child, received: [], notStdoutProtocol: [], stderr: '', waiters: [] };
+  let buffer = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    buffer += chunk;
+    let newline;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      try {
+        raw.received.push(JSON.parse(line));
+      } catch {
+        raw.notStdoutProtocol.push(line);  // anything but JSON on stdout is a bug
+      }
+    }
+    for (const wake of raw.waiters.splice(0)) wake();
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    raw.stderr += chunk;
+  });
+  child.stdin.on('error', () => {});  // EPIPE after the server exits is expected in some tests
+  raw.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+  });
+  raw.writeLine = (text) =>
+    new Promise((resolve) => {
+      if (child.stdin.write(text + '\n')) resolve();
+      else child.stdin.once('drain', resolve);
+    });
+  raw.write = (chunk) =>
+    new Promise((resolve) => {
+      if (child.stdin.write(chunk)) resolve();
+      else child.stdin.once('drain', resolve);
+    });
+  raw.send = (message) => raw.writeLine(JSON.stringify({ jsonrpc: '2.0', ...message }));
+  // The first received message matching `predicate` (removed from the list).
+  raw.next = async (predicate, what = 'a message', timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = raw.received.findIndex(predicate);
+      if (index >= 0) return raw.received.splice(index, 1)[0];
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `no ${what} within ${timeoutMs} ms; received ${JSON.stringify(raw.received)}; ` +
+            `stderr: ${raw.stderr}`,
+        );
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        raw.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  };
+  raw.response = (id, timeoutMs) =>
+    raw.next((m) => m.id === id && !('method' in m), `response to ${id}`, timeoutMs);
+  raw.request = async (id, method, params, timeoutMs) => {
+    await raw.send({ id, method, ...(params === undefined ? {} : { params }) });
+    return raw.response(id, timeoutMs);
+  };
+  raw.initialize = (protocolVersion = '2025-11-25') =>
+    raw.request(0, 'initialize', {
+      protocolVersion,
+      capabilities: {},
+      clientInfo: { name: 'raw-test', version: '1' },
+    });
+  raw.kill = () => {
+    if (raw.child.exitCode === null && raw.child.signalCode === null) raw.child.kill('SIGKILL');
+  };
+  return raw;
+}
+
+// VmHWM (peak resident set) of a process, in bytes.
+export function peakRss(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = status.match(/^VmHWM:\s+(\d+) kB/m);
+  return match ? Number(match[1]) * 1024 : 0;
+}

@@ -1,0 +1,228 @@
+// Process handling with real process trees: sessions, kill (SIGTERM then SIGKILL), escapees
+// (setsid, double fork), descendants holding the output pipe, timeouts, reaping. Each test runs
+// with cgroups (where this machine allows them) and without.
+#include <sys/wait.h>
+
+#include <atomic>
+#include <set>
+
+#include "lane_test_util.h"
+
+namespace meanwhile::testing {
+namespace {
+
+std::atomic<int> host_sigterms{0};
+void count_sigterm(int) { host_sigterms.fetch_add(1); }
+
+class KillTest : public ::testing::TestWithParam<bool> {
+ protected:
+  std::unique_ptr<Lane> open(LaneOptions options = {}) {
+    options.use_cgroups = GetParam();
+    if (options.kill_grace == std::chrono::milliseconds(2000)) options.kill_grace = 500ms;
+    return open_lane(dir_, options);
+  }
+  std::vector<pid_t> job_processes(const JobId& id) {
+    return processes_with_env("MEANWHILE_JOB_ID=" + id);
+  }
+  bool all_gone(const JobId& id) { return job_processes(id).empty(); }
+
+  TempDir dir_;
+};
+
+TEST_P(KillTest, JobRunsInItsOwnSessionAndKillingItNeverSignalsTheHost) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  auto old = ::signal(SIGTERM, count_sigterm);
+  host_sigterms = 0;
+  JobId id = submit_ok(*lane, shell("sleep 30"));
+  JobInfo info = wait_running(*lane, id);
+  ASSERT_EQ(info.status, JobStatus::running);
+  auto fields = stat_fields(info.pid);
+  ASSERT_GE(fields.size(), 3u);
+  EXPECT_EQ(fields[1], info.pid);  // its own process group...
+  EXPECT_EQ(fields[2], info.pid);  // ...and session
+  EXPECT_NE(fields[1], ::getpgrp());
+  EXPECT_NE(fields[2], ::getsid(0));
+  ASSERT_TRUE(lane->kill(id).ok());
+  JobInfo done = wait_done(*lane, id);
+  EXPECT_EQ(done.status, JobStatus::killed);
+  EXPECT_EQ(done.term_signal, SIGTERM);
+  EXPECT_EQ(host_sigterms.load(), 0);
+  ::signal(SIGTERM, old);
+  EXPECT_FALSE(alive(info.pid));
+}
+
+TEST_P(KillTest, GrandchildHoldingThePipeDoesNotDelayTheFinish) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  const auto before = std::chrono::steady_clock::now();
+  JobId id = submit_ok(*lane, shell("sleep 300 & echo hi"));
+  auto notes = lane->wait(10s * slowdown(), {id});
+  const auto took = std::chrono::steady_clock::now() - before;
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_LT(took, 2s * slowdown());  // not 300 s: the leader's exit finishes the job
+  EXPECT_EQ(notes[0].info.status, JobStatus::exited);
+  EXPECT_EQ(notes[0].info.exit_code, 0);
+  EXPECT_NE(notes[0].preview.find("hi"), std::string::npos);
+  EXPECT_EQ(read_file(notes[0].info.log_path), "hi\n");
+
+  auto info = lane->get(id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->output_open);  // the sleep holds the pipe
+  ASSERT_EQ(info->descendants.size(), 1u);
+  pid_t sleeper = info->descendants[0];
+  EXPECT_TRUE(alive(sleeper));
+  EXPECT_EQ(info->last_line, "hi");
+
+  ASSERT_TRUE(lane->kill(id).ok());  // a finished job: ends its leftovers
+  EXPECT_TRUE(eventually([&] { return !alive(sleeper); }));
+  EXPECT_TRUE(eventually([&] {
+    auto now = lane->get(id);
+    return now.ok() && !now->output_open && now->descendants.empty();
+  }));
+  EXPECT_EQ(lane->get(id)->status, JobStatus::exited);  // the record keeps how it ended
+}
+
+TEST_P(KillTest, KillEndsSetsidAndDoubleForkEscapees) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  JobId id = submit_ok(*lane, shell(
+      "setsid sh -c 'sleep 300' >/dev/null 2>&1 & "
+      "(sh -c 'sleep 301 &' &) ; "
+      "sleep 302"));
+  wait_running(*lane, id);
+  // Three sleeps plus the leader; the setsid one has left the job's session.
+  ASSERT_TRUE(eventually([&] {
+    std::set<long> sessions;
+    auto pids = job_processes(id);
+    for (pid_t pid : pids) {
+      auto fields = stat_fields(pid);
+      if (fields.size() >= 3) sessions.insert(fields[2]);
+    }
+    return pids.size() >= 4 && sessions.size() >= 2;
+  }));
+  ASSERT_TRUE(lane->kill(id).ok());
+  EXPECT_EQ(wait_done(*lane, id).status, JobStatus::killed);
+  EXPECT_TRUE(eventually([&] { return all_gone(id); })) << job_processes(id).size();
+  EXPECT_TRUE(eventually([] { return zombie_children() == 0; }));
+}
+
+TEST_P(KillTest, EscapeesOfAFinishedJobAreListedAndKilled) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  JobId id = submit_ok(*lane, shell("setsid sleep 300 & (sh -c 'sleep 301 &' &); echo done"));
+  JobInfo info = wait_done(*lane, id);
+  EXPECT_EQ(info.status, JobStatus::exited);
+  ASSERT_TRUE(eventually([&] { return job_processes(id).size() == 2; }));
+  auto listed = lane->get(id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->descendants.size(), 2u);
+  ASSERT_TRUE(lane->kill(id).ok());
+  EXPECT_TRUE(eventually([&] { return all_gone(id); }));
+}
+
+TEST_P(KillTest, ATermIgnoringJobGetsSigkillAfterTheGracePeriod) {
+  LaneOptions options;
+  options.kill_grace = 300ms;
+  auto lane = open(options);
+  ASSERT_TRUE(lane);
+  JobId id = submit_ok(*lane, shell("trap '' TERM; echo ready; sleep 300"));
+  wait_running(*lane, id);
+  ASSERT_TRUE(eventually([&] { return lane->get(id)->bytes_logged > 0; }));  // trap is set
+  ASSERT_TRUE(lane->kill(id).ok());
+  JobInfo done = wait_done(*lane, id);
+  EXPECT_EQ(done.status, JobStatus::killed);
+  EXPECT_EQ(done.term_signal, SIGKILL);
+  EXPECT_TRUE(eventually([&] { return all_gone(id); }));
+}
+
+TEST_P(KillTest, TimeoutKillsTheJobAsTimedOut) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  JobSpec spec = shell("sleep 30 & sleep 30");
+  spec.timeout = 200ms;
+  JobId id = submit_ok(*lane, spec);
+  JobInfo done = wait_done(*lane, id);
+  EXPECT_EQ(done.status, JobStatus::timed_out);
+  EXPECT_NE(done.error.find("timed out"), std::string::npos) << done.error;
+  EXPECT_TRUE(eventually([&] { return all_gone(id); }));
+  auto notes = collect_notes(*lane, [](const std::vector<Note>& n) { return !n.empty(); });
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].priority, 3);
+}
+
+TEST_P(KillTest, KillingAQueuedJobEndsItWithoutStartingIt) {
+  LaneOptions options;
+  options.max_slots = 1;
+  auto lane = open(options);
+  ASSERT_TRUE(lane);
+  JobId blocker = submit_ok(*lane, shell("sleep 30"));
+  JobId queued = submit_ok(*lane, shell("echo should-not-run"));
+  wait_running(*lane, blocker);
+  ASSERT_TRUE(lane->kill(queued).ok());
+  JobInfo done = wait_done(*lane, queued);
+  EXPECT_EQ(done.status, JobStatus::killed);
+  EXPECT_EQ(done.pid, 0);
+  EXPECT_FALSE(done.started_at.has_value());
+  EXPECT_EQ(lane->get(blocker)->status, JobStatus::running);
+}
+
+TEST_P(KillTest, NoZombieIsLeftAfter500Jobs) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  std::vector<JobId> ids;
+  for (int i = 0; i < 500; ++i) {
+    // Every fifth job leaves an orphan that comes back to the host (a subreaper) to be reaped.
+    ids.push_back(submit_ok(*lane, shell(i % 5 == 0 ? "(true &); true" : "true")));
+  }
+  for (const JobId& id : ids) {
+    EXPECT_EQ(wait_done(*lane, id, 60s).status, JobStatus::exited);
+  }
+  EXPECT_TRUE(eventually([] { return zombie_children() == 0; })) << zombie_children();
+  EXPECT_EQ(lane->drain().size(), 500u);
+}
+
+TEST_P(KillTest, DestructorKillsRunningJobsAndTheirLeftoversAndRecordsIt) {
+  JobId running, finished;
+  {
+    auto lane = open();
+    ASSERT_TRUE(lane);
+    running = submit_ok(*lane, shell("sleep 300 & sleep 300"));
+    // Leftover that closed its output: only the marker (or the cgroup) finds it.
+    finished = submit_ok(*lane, shell("sleep 300 >/dev/null 2>&1 & echo bye"));
+    wait_running(*lane, running);
+    wait_done(*lane, finished);
+    ASSERT_TRUE(eventually([&] { return job_processes(running).size() >= 2; }));
+    ASSERT_TRUE(eventually([&] { return job_processes(finished).size() == 1; }));
+  }
+  EXPECT_TRUE(eventually([&] { return all_gone(running) && all_gone(finished); }));
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  auto row = lane->get(running);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->status, JobStatus::killed);
+  EXPECT_TRUE(row->ended_at.has_value());
+  EXPECT_FALSE(row->ours);
+  EXPECT_EQ(lane->get(finished)->status, JobStatus::exited);
+}
+
+TEST_P(KillTest, CgroupHoldsTheJobWhenAvailable) {
+  if (!GetParam()) GTEST_SKIP() << "the no-cgroup variant";
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  JobId id = submit_ok(*lane, shell("sleep 30"));
+  JobInfo info = wait_running(*lane, id);
+  std::string cgroup = read_file("/proc/" + std::to_string(info.pid) + "/cgroup");
+  if (cgroup.find("meanwhile-") == std::string::npos) {
+    GTEST_SKIP() << "no writable cgroup v2 here; the lane runs without";
+  }
+  EXPECT_NE(cgroup.find("/job-"), std::string::npos) << cgroup;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cgroups, KillTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "WithCgroups" : "WithoutCgroups";
+                         });
+
+}  // namespace
+}  // namespace meanwhile::testing

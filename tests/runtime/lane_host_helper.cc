@@ -1,0 +1,44 @@
+// A host process for restart_test: opens a lane on DATA_DIR (killing its jobs on SIGTERM,
+// SIGINT and SIGHUP), submits COMMAND, prints "<job id> <leader pid>" once it runs, then waits
+// to be signalled.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "meanwhile/lane.h"
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: lane_host_helper DATA_DIR COMMAND\n");
+    return 2;
+  }
+  meanwhile::LaneOptions options;
+  options.workspace = "/";
+  options.data_dir = argv[1];
+  options.kill_grace = std::chrono::milliseconds(500);
+  options.shutdown_signals = {SIGTERM, SIGINT, SIGHUP};
+  auto lane = meanwhile::Lane::open(options);
+  if (!lane.ok()) {
+    std::fprintf(stderr, "%s\n", lane.error().c_str());
+    return 1;
+  }
+  meanwhile::JobSpec spec;
+  spec.command = argv[2];
+  auto id = (*lane)->submit(spec);
+  if (!id.ok()) {
+    std::fprintf(stderr, "%s\n", id.error().c_str());
+    return 1;
+  }
+  for (;;) {
+    auto info = (*lane)->get(*id);
+    if (info.ok() && info->status != meanwhile::JobStatus::queued) {
+      std::printf("%s %d\n", id->c_str(), info->pid);
+      std::fflush(stdout);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (;;) ::pause();  // until a signal ends this process
+}

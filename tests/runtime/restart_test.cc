@@ -1,0 +1,166 @@
+// Host death and restart, with a real host process (lane_host_helper): a SIGKILLed host's job
+// leader dies with it (PR_SET_PDEATHSIG), the next host sees its rows as `lost` and kills what
+// survived (found by the marker); a SIGTERMed host kills its jobs and records it before dying.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "lane_test_util.h"
+
+extern char** environ;
+
+namespace meanwhile::testing {
+namespace {
+
+struct Host {
+  pid_t pid = 0;
+  JobId job;
+  pid_t leader = 0;
+};
+
+// Starts the helper host and reads "<job id> <leader pid>" from it.
+Host start_host(const std::string& data_dir, const std::string& command) {
+  Host host;
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return host;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  std::string path = LANE_HOST_HELPER;
+  std::vector<char*> argv = {path.data(), const_cast<char*>(data_dir.c_str()),
+                             const_cast<char*>(command.c_str()), nullptr};
+  int rc = ::posix_spawn(&host.pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    host.pid = 0;
+    return host;
+  }
+  std::string line;
+  char c;
+  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  ::close(out[0]);
+  auto space = line.find(' ');
+  if (space != std::string::npos) {
+    host.job = line.substr(0, space);
+    host.leader = std::atoi(line.c_str() + space + 1);
+  }
+  return host;
+}
+
+std::string env_entry(pid_t pid, const std::string& name) {
+  std::string env = read_file("/proc/" + std::to_string(pid) + "/environ");
+  std::size_t pos = 0;
+  while (pos < env.size()) {
+    std::size_t end = env.find('\0', pos);
+    if (end == std::string::npos) end = env.size();
+    if (env.compare(pos, name.size() + 1, name + "=") == 0) return env.substr(pos, end - pos);
+    pos = end + 1;
+  }
+  return {};
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
+  TempDir dir;
+  Host host = start_host(dir / "data", "sleep 300 & sleep 301");
+  ASSERT_GT(host.pid, 0);
+  ASSERT_FALSE(host.job.empty());
+  ASSERT_TRUE(alive(host.leader));
+  const std::string mark = env_entry(host.leader, "MEANWHILE_JOB_MARK");
+  ASSERT_FALSE(mark.empty());
+  ASSERT_TRUE(eventually([&] { return processes_with_env(mark).size() == 2; }));
+
+  ::kill(host.pid, SIGKILL);
+  int status = wait_exit(host.pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  // The leader dies with its host (PR_SET_PDEATHSIG); its background child is an orphan.
+  EXPECT_TRUE(eventually([&] { return !alive(host.leader); }));
+  auto survivors = processes_with_env(mark);
+  ASSERT_EQ(survivors.size(), 1u);
+
+  LaneOptions options;
+  options.workspace = dir.path();
+  options.data_dir = dir / "data";
+  options.kill_grace = 500ms;
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  auto row = (*lane)->get(host.job);
+  ASSERT_TRUE(row.ok()) << row.error();
+  EXPECT_EQ(row->status, JobStatus::lost);
+  EXPECT_FALSE(row->ours);
+  EXPECT_FALSE(row->error.empty());
+  EXPECT_TRUE(eventually([&] { return processes_with_env(mark).empty(); }));
+  EXPECT_FALSE(alive(survivors[0]));
+}
+
+TEST(RestartTest, SigtermedHostKillsItsJobsRecordsThemAndDiesOfTheSignal) {
+  TempDir dir;
+  Host host = start_host(dir / "data", "sleep 300 & sleep 301");
+  ASSERT_GT(host.pid, 0);
+  ASSERT_FALSE(host.job.empty());
+  const std::string mark = env_entry(host.leader, "MEANWHILE_JOB_MARK");
+  ASSERT_TRUE(eventually([&] { return processes_with_env(mark).size() == 2; }));
+
+  ::kill(host.pid, SIGTERM);
+  int status = wait_exit(host.pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  EXPECT_TRUE(processes_with_env(mark).empty());  // gone before the host died
+
+  LaneOptions options;
+  options.workspace = dir.path();
+  options.data_dir = dir / "data";
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  auto row = (*lane)->get(host.job);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->status, JobStatus::killed);
+  EXPECT_TRUE(row->ended_at.has_value());
+}
+
+TEST(RestartTest, OnSignalIsCalledAfterTheJobsAreKilled) {
+  TempDir dir;
+  std::atomic<int> got{0};
+  std::atomic<bool> jobs_dead_when_called{false};
+  std::mutex mark_mu;
+  std::string mark;
+  LaneOptions options;
+  options.workspace = dir.path();
+  options.data_dir = dir / "data";
+  options.kill_grace = 500ms;
+  options.shutdown_signals = {SIGUSR1};
+  options.on_signal = [&](int sig) {
+    std::lock_guard lock(mark_mu);
+    jobs_dead_when_called = processes_with_env(mark).empty();
+    got = sig;
+  };
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok());
+  JobId id = submit_ok(**lane, shell("sleep 300 & sleep 301"));
+  JobInfo info = wait_running(**lane, id);
+  {
+    std::lock_guard lock(mark_mu);
+    mark = env_entry(info.pid, "MEANWHILE_JOB_MARK");
+  }
+  ASSERT_TRUE(eventually([&] { return processes_with_env(mark).size() == 2; }));
+  ::kill(::getpid(), SIGUSR1);
+  ASSERT_TRUE(eventually([&] { return got.load() != 0; }));
+  EXPECT_EQ(got.load(), SIGUSR1);
+  EXPECT_TRUE(jobs_dead_when_called.load());
+  EXPECT_EQ((*lane)->get(id)->status, JobStatus::killed);
+  // The lane still works afterwards.
+  EXPECT_EQ(wait_done(**lane, submit_ok(**lane, shell("true"))).status, JobStatus::exited);
+}
+
+}  // namespace
+}  // namespace meanwhile::testing
