@@ -7,7 +7,8 @@
 //   lane_bench grandchild                  `sleep 20 & echo hi`: time until the finished note
 //   lane_bench exitnote [N=200]            job exit (stamped by the job) -> note received
 // Options (after the scenario's numbers): --dir BASE (temp data dirs go under BASE; default
-// $TMPDIR or /tmp), --no-cgroups, --stamp PATH (default: `stamp` beside this binary).
+// $TMPDIR or /tmp), --no-cgroups, --max-slots N (default: unlimited, as the lane's default),
+// --stamp PATH (default: `stamp` beside this binary).
 // Run one scenario per process: peak RSS (VmHWM) is a per-process figure.
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ struct Config {
   std::string base_dir;
   std::string stamp_path;
   bool cgroups = true;
+  std::size_t max_slots = 0;  // LaneOptions::max_slots (0: unlimited, the lane's default)
 };
 
 // A temp directory removed with everything in it when the scenario ends.
@@ -71,6 +73,7 @@ std::unique_ptr<Lane> open_lane(const Config& config, const TempDir& dir,
   options.workspace = dir.path();
   options.data_dir = dir.path() + "/data";
   options.use_cgroups = config.cgroups;
+  options.max_slots = config.max_slots;
   options.log_cap_bytes = log_cap_bytes;
   auto lane = Lane::open(options);
   if (!lane) fail("Lane::open: " + lane.error());
@@ -99,7 +102,9 @@ Note wait_finished(Lane& lane, const meanwhile::JobId& id, std::chrono::millisec
 }
 
 Json base_figures(const Config& config) {
-  return Json{{"scenario", config.scenario}, {"cgroups", config.cgroups}};
+  return Json{{"scenario", config.scenario},
+              {"cgroups", config.cgroups},
+              {"max_slots", config.max_slots}};
 }
 
 void print(const Json& figures) { std::printf("%s\n", figures.dump().c_str()); }
@@ -292,7 +297,8 @@ int exitnote(const Config& config, long long n) {
 int usage() {
   std::fputs(
       "usage: lane_bench roundtrip [N] | burst [N] | concurrent [N] [SECS] | bigout [BYTES] |\n"
-      "                  grandchild | exitnote [N]   [--dir BASE] [--no-cgroups] [--stamp PATH]\n",
+      "                  grandchild | exitnote [N]\n"
+      "       options: --dir BASE, --no-cgroups, --max-slots N, --stamp PATH\n",
       stderr);
   return 2;
 }
@@ -309,6 +315,10 @@ std::optional<Config> parse(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--no-cgroups") {
       config.cgroups = false;
+    } else if (arg == "--max-slots" && i + 1 < argc) {
+      long long slots = bench::parse_count(argc, argv, ++i, 0);
+      if (slots <= 0) return std::nullopt;
+      config.max_slots = static_cast<std::size_t>(slots);
     } else if ((arg == "--dir" || arg == "--stamp") && i + 1 < argc) {
       (arg == "--dir" ? config.base_dir : config.stamp_path) = argv[++i];
     } else {

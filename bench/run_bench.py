@@ -57,16 +57,19 @@ def run_json(cmd, timeout, label):
 
 
 def machine():
-    cpu = "unknown"
+    cpu, virtual = "unknown", False
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                virtual = " hypervisor" in line
                 break
     with open("/proc/meminfo") as f:
         mem_kib = int(f.readline().split()[1])
     return {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu,
-            "memory_gib": round(mem_kib / 2**20, 1), "python": platform.python_version()}
+            "memory_gib": round(mem_kib / 2**20, 1), "virtual_machine": virtual,
+            "python": platform.python_version()}
 
 
 def same_server_note(figures):
@@ -206,7 +209,8 @@ def main():
         f.write("\n")
     m = results["machine"]
     print(f"\nmeanwhile benchmarks, {results['date']}{' (--quick)' if quick else ''}: "
-          f"{m['nproc']} cores, {m['cpu']}, kernel {m['kernel']}\n")
+          f"{m['nproc']} cores, {m['cpu']}{' (VM)' if m['virtual_machine'] else ''}, "
+          f"kernel {m['kernel']}\n")
     print(render_markdown(results["rows"]))
     if args.with_claude_code:
         print(f"\nClaude Code {args.claude_code_version or '(version unknown)'} runs against "

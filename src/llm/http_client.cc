@@ -89,6 +89,26 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return transfer->cancel && transfer->cancel->load() ? 1 : 0;
 }
 
+struct UrlDeleter {
+  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+};
+
+// True when `url` names this machine (localhost, 127.0.0.0/8, ::1). A proxy from the environment
+// cannot reach our loopback, so those requests go direct; everything else keeps libcurl's
+// http_proxy / https_proxy / no_proxy handling.
+bool is_loopback_url(const std::string& url) {
+  std::unique_ptr<CURLU, UrlDeleter> parsed(curl_url());
+  if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    return false;
+  }
+  char* host = nullptr;
+  if (curl_url_get(parsed.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || !host) return false;
+  std::string name = lower(host);
+  curl_free(host);
+  return name == "localhost" || name.ends_with(".localhost") || name.starts_with("127.") ||
+         name == "[::1]";
+}
+
 void global_init_once() {
   static std::once_flag flag;
   std::call_once(flag, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -152,6 +172,8 @@ HttpOutcome HttpClient::post(const std::string& url, const std::vector<std::stri
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "meanwhile/" MEANWHILE_VERSION);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  // NULL restores the default: the no_proxy environment variable decides.
+  curl_easy_setopt(easy, CURLOPT_NOPROXY, is_loopback_url(url) ? "*" : nullptr);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, handles_->error);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);

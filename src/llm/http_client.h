@@ -6,7 +6,8 @@
 // requests. The transfer is driven by a poll loop with a short tick so that `cancel` (set from
 // another thread, e.g. on Ctrl+C) stops it within ~50 ms even when no byte is moving; the
 // progress callback checks it too. Proxies: libcurl's own environment handling (http_proxy,
-// https_proxy, no_proxy) stays on.
+// https_proxy, no_proxy) stays on, except that loopback URLs (localhost, 127.x, ::1: a local
+// model server, the test server) always go direct.
 #pragma once
 
 #include <atomic>

@@ -31,8 +31,7 @@ nlohmann::json tool_to_json(const ToolDef& def, const ProtocolFeatures& features
 
 // Logging levels of notifications/message, lowest first; -1 for an unknown name.
 int logging_level_rank(std::string_view level);
-inline constexpr std::string_view kLoggingLevels[] = {"debug",    "info",  "notice", "warning",
-                                                      "error",    "critical", "alert",
-                                                      "emergency"};
+inline constexpr std::string_view kLoggingLevels[] = {"debug", "info",     "notice", "warning",
+                                                      "error", "critical", "alert",  "emergency"};
 
 }  // namespace meanwhile::mcp

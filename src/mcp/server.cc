@@ -112,20 +112,26 @@ int serve_stdio(const ServerOptions& options) {
 
   int code = 0;
   {
-    Session session(*lane, registry, outbox,
-                    SessionOptions{.workspace = resolved,
-                                   .max_workers = options.max_concurrent_requests});
+    Session session(
+        *lane, registry, outbox,
+        SessionOptions{.workspace = resolved, .max_workers = options.max_concurrent_requests});
     LineReader reader(options.input_fd, wake_fd.get());
     std::string line;
     for (bool reading = true; reading;) {
       switch (reader.next(line)) {
-        case LineReader::Event::line: session.handle_line(line); break;
-        case LineReader::Event::too_long: session.handle_too_long(LineReader::kDefaultMaxLine); break;
+        case LineReader::Event::line:
+          session.handle_line(line);
+          break;
+        case LineReader::Event::too_long:
+          session.handle_too_long(LineReader::kDefaultMaxLine);
+          break;
         case LineReader::Event::eof:
           log("stdin closed: stopping");
           reading = false;
           break;
-        case LineReader::Event::woken: reading = false; break;
+        case LineReader::Event::woken:
+          reading = false;
+          break;
         case LineReader::Event::error:
           log("reading stdin failed: {}", std::strerror(errno));
           code = 1;

@@ -17,8 +17,7 @@ constexpr const char* kInstructions =
     "stdin. Finished jobs are also announced as log messages.";
 }
 
-Session::Session(Lane& lane, const ToolRegistry& registry, Outbox& outbox,
-                 SessionOptions options)
+Session::Session(Lane& lane, const ToolRegistry& registry, Outbox& outbox, SessionOptions options)
     : lane_(lane),
       registry_(registry),
       outbox_(outbox),
@@ -34,7 +33,9 @@ Session::Session(Lane& lane, const ToolRegistry& registry, Outbox& outbox,
   });
 }
 
-Session::~Session() { shutdown(); }
+Session::~Session() {
+  shutdown();
+}
 
 void Session::shutdown() {
   if (stopping_.exchange(true)) return;
@@ -63,7 +64,8 @@ void Session::handle_too_long(std::size_t limit) {
 void Session::handle_line(std::string_view line) {
   jsonrpc::Incoming in = jsonrpc::parse_line(line);
   switch (in.kind) {
-    case jsonrpc::Incoming::Kind::empty: return;
+    case jsonrpc::Incoming::Kind::empty:
+      return;
     case jsonrpc::Incoming::Kind::invalid:
       respond_error(in.id, in.error_code, std::move(in.error_message));
       return;
@@ -71,8 +73,12 @@ void Session::handle_line(std::string_view line) {
       log("ignored a response from the client (this server sends no requests): id {}",
           in.id.dump());
       return;
-    case jsonrpc::Incoming::Kind::notification: handle_notification(in.method, in.params); return;
-    case jsonrpc::Incoming::Kind::request: handle_request(in.id, in.method, in.params); return;
+    case jsonrpc::Incoming::Kind::notification:
+      handle_notification(in.method, in.params);
+      return;
+    case jsonrpc::Incoming::Kind::request:
+      handle_request(in.id, in.method, in.params);
+      return;
   }
 }
 
@@ -109,7 +115,8 @@ void Session::handle_request(const json& id, const std::string& method, const js
     return respond(id, std::move(result));
   }
   if (method == "tools/call") {
-    return run_async(id, [this, id, params](const Cancel& cancel) { call_tool(id, params, cancel); });
+    return run_async(id,
+                     [this, id, params](const Cancel& cancel) { call_tool(id, params, cancel); });
   }
   if (method == "tasks/result") {
     return run_async(id,
@@ -125,7 +132,8 @@ void Session::handle_request(const json& id, const std::string& method, const js
     if (rank < 0) {
       return respond_error(id, jsonrpc::kInvalidParams,
                            "Invalid params: level: expected one of debug, info, notice, warning, "
-                           "error, critical, alert, emergency; got \"" + *level + "\"");
+                           "error, critical, alert, emergency; got \"" +
+                               *level + "\"");
     }
     log_level_ = rank;
     return respond(id, json::object());
@@ -194,12 +202,14 @@ void Session::run_async(const json& id, std::function<void(const Cancel&)> work)
     std::lock_guard lock(inflight_mu_);
     if (!inflight_.emplace(key, cancel).second) {
       return respond_error(id, jsonrpc::kInvalidRequest,
-                           "Invalid request: id " + id.dump() + " is already in use by a request "
-                           "in progress");
+                           "Invalid request: id " + id.dump() +
+                               " is already in use by a request "
+                               "in progress");
     }
   }
   const bool posted = pool_.post([this, key, cancel, work = std::move(work)] {
-    if (!stopping_) work(cancel);
+    // Cancelled while it waited for a worker, or the server is stopping: never started.
+    if (!stopping_ && !cancel->load()) work(cancel);
     std::lock_guard lock(inflight_mu_);
     inflight_.erase(key);
   });
@@ -249,14 +259,16 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
   if (auto task = params.find("task"); features_.tasks && task != params.end()) {
     if (!def->task_support) {
       return respond_error(id, jsonrpc::kMethodNotFound,
-                           "Tool " + *name + " does not support task-augmented calls "
-                           "(execution.taskSupport is forbidden)", cancel);
+                           "Tool " + *name +
+                               " does not support task-augmented calls "
+                               "(execution.taskSupport is forbidden)",
+                           cancel);
     }
     return call_tool_as_task(id, *name, arguments, *task, cancel);
   }
 
-  ToolContext context{.lane = lane_, .workspace = options_.workspace, .cancel = cancel.get(),
-                      .progress = {}};
+  ToolContext context{
+      .lane = lane_, .workspace = options_.workspace, .cancel = cancel.get(), .progress = {}};
   auto meta = params.find("_meta");
   if (meta != params.end() && meta->is_object() && meta->contains("progressToken")) {
     const json token = (*meta)["progressToken"];
@@ -290,7 +302,7 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
 }
 
 void Session::call_tool_as_task(const json& id, const std::string& name, const json& arguments,
-                                 const json& task, const Cancel& cancel) {
+                                const json& task, const Cancel& cancel) {
   if (!task.is_object()) {
     return respond_error(id, jsonrpc::kInvalidParams, "Invalid params: task: expected an object",
                          cancel);

@@ -61,8 +61,7 @@ class Session {
   void run_async(const json& id, std::function<void(const Cancel&)> work);
 
   void respond(const json& id, json result, const Cancel& cancel = nullptr);
-  void respond_error(const json& id, int code, std::string message,
-                     const Cancel& cancel = nullptr);
+  void respond_error(const json& id, int code, std::string message, const Cancel& cancel = nullptr);
 
   json initialize(const json& id, const json& params);
   json list_tools(const json& params, std::string& error);

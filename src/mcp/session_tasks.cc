@@ -144,9 +144,7 @@ void Session::announce_finished(const JobInfo& job) {
   read.reader = "mcp-announce";
   read.max_bytes = kAnnounceOutputBytes;
   if (auto output = lane_.read_output(read); output.ok()) note.preview = output->text;
-  json params = {{"level", level},
-                 {"logger", "meanwhile"},
-                 {"data", format_note(note)}};
+  json params = {{"level", level}, {"logger", "meanwhile"}, {"data", format_note(note)}};
   outbox_.send(jsonrpc::make_notification("notifications/message", std::move(params)),
                /*droppable=*/true);
 }

@@ -94,7 +94,9 @@ LineReader::Event LineReader::next(std::string& line) {
 Outbox::Outbox(int fd, std::function<void()> on_broken)
     : fd_(fd), on_broken_(std::move(on_broken)), writer_([this] { run(); }) {}
 
-Outbox::~Outbox() { close(); }
+Outbox::~Outbox() {
+  close();
+}
 
 void Outbox::send(const nlohmann::json& message, bool droppable) {
   std::string line = jsonrpc::serialize(message);

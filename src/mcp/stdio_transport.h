@@ -42,7 +42,7 @@ class LineReader {
   std::size_t max_line_;
   std::string buffer_;  // bytes read but not yet consumed: [pos_, size)
   std::size_t pos_ = 0;
-  std::string partial_;     // the current line's bytes so far
+  std::string partial_;      // the current line's bytes so far
   bool discarding_ = false;  // skipping the rest of an over-long line
   bool eof_ = false;
 };

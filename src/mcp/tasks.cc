@@ -10,42 +10,56 @@ namespace meanwhile::mcp {
 
 const char* to_string(TaskStatus status) {
   switch (status) {
-    case TaskStatus::working: return "working";
-    case TaskStatus::completed: return "completed";
-    case TaskStatus::failed: return "failed";
-    case TaskStatus::cancelled: return "cancelled";
+    case TaskStatus::working:
+      return "working";
+    case TaskStatus::completed:
+      return "completed";
+    case TaskStatus::failed:
+      return "failed";
+    case TaskStatus::cancelled:
+      return "cancelled";
   }
   return "working";
 }
 
-bool is_terminal(TaskStatus status) { return status != TaskStatus::working; }
+bool is_terminal(TaskStatus status) {
+  return status != TaskStatus::working;
+}
 
 TaskStatus task_status_of(const JobInfo& job) {
   switch (job.status) {
     case JobStatus::queued:
-    case JobStatus::running: return TaskStatus::working;
-    case JobStatus::exited: return job.succeeded() ? TaskStatus::completed : TaskStatus::failed;
-    case JobStatus::killed: return TaskStatus::cancelled;
+    case JobStatus::running:
+      return TaskStatus::working;
+    case JobStatus::exited:
+      return job.succeeded() ? TaskStatus::completed : TaskStatus::failed;
+    case JobStatus::killed:
+      return TaskStatus::cancelled;
     case JobStatus::timed_out:
     case JobStatus::skipped:
     case JobStatus::failed_to_start:
-    case JobStatus::lost: return TaskStatus::failed;
+    case JobStatus::lost:
+      return TaskStatus::failed;
   }
   return TaskStatus::failed;
 }
 
 std::string status_message_of(const JobInfo& job) {
   switch (job.status) {
-    case JobStatus::queued: return "job " + job.id + " is queued";
-    case JobStatus::running: return "job " + job.id + " is running";
+    case JobStatus::queued:
+      return "job " + job.id + " is queued";
+    case JobStatus::running:
+      return "job " + job.id + " is running";
     case JobStatus::exited:
       if (job.exit_code) return fmt::format("job {} exited with code {}", job.id, *job.exit_code);
       if (job.term_signal) {
         return fmt::format("job {} died of signal {}", job.id, *job.term_signal);
       }
       return "job " + job.id + " exited";
-    case JobStatus::killed: return "job " + job.id + " was killed";
-    case JobStatus::timed_out: return "job " + job.id + " timed out and was killed";
+    case JobStatus::killed:
+      return "job " + job.id + " was killed";
+    case JobStatus::timed_out:
+      return "job " + job.id + " timed out and was killed";
     case JobStatus::skipped:
     case JobStatus::failed_to_start:
     case JobStatus::lost:
@@ -167,8 +181,8 @@ Result<Task> TaskTable::cancel(const std::string& id) {
   if (!found) return make_error(found.error());
   Task& task = **found;
   if (is_terminal(task.status)) {
-    return make_error(fmt::format("Cannot cancel task {}: it is already {}", id,
-                                  to_string(task.status)));
+    return make_error(
+        fmt::format("Cannot cancel task {}: it is already {}", id, to_string(task.status)));
   }
   const auto now = WallClock::now();
   task.status = TaskStatus::cancelled;

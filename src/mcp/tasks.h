@@ -37,7 +37,7 @@ TaskStatus task_status_of(const JobInfo& job);
 std::string status_message_of(const JobInfo& job);
 
 struct Task {
-  std::string id;  // == the job id
+  std::string id;         // == the job id
   std::uint64_t seq = 0;  // creation order, for tasks/list cursors
   WallClock::time_point created_at{};
   WallClock::time_point last_updated_at{};

@@ -6,7 +6,9 @@ namespace meanwhile::mcp {
 
 WorkerPool::WorkerPool(std::size_t max_threads) : max_threads_(max_threads ? max_threads : 1) {}
 
-WorkerPool::~WorkerPool() { stop_and_join(); }
+WorkerPool::~WorkerPool() {
+  stop_and_join();
+}
 
 bool WorkerPool::post(std::function<void()> work) {
   std::lock_guard lock(mu_);

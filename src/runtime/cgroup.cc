@@ -30,7 +30,7 @@ std::string cgroup2_mount() {
     fields >> device >> mount_point >> type;
     if (type != "cgroup2") continue;
     if (mount_point == "/sys/fs/cgroup") return mount_point;  // pure v2
-    if (found.empty()) found = mount_point;                    // hybrid: .../unified
+    if (found.empty()) found = mount_point;                   // hybrid: .../unified
   }
   return found;
 }

@@ -40,7 +40,9 @@ ChildReaper& ChildReaper::instance() {
 
 ChildReaper::ChildReaper() : host_session_(::getsid(0)) {}
 
-void ChildReaper::track_locked(pid_t pid, ReapOwner* owner) { leaders_[pid] = owner; }
+void ChildReaper::track_locked(pid_t pid, ReapOwner* owner) {
+  leaders_[pid] = owner;
+}
 
 std::optional<ExitStatus> ChildReaper::reap_leader(pid_t pid, int pidfd) {
   std::lock_guard lock(mu_);

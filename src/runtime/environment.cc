@@ -13,7 +13,9 @@ namespace {
 
 constexpr std::string_view kJobIdVariable = "MEANWHILE_JOB_ID";
 
-std::string_view key_of(std::string_view entry) { return entry.substr(0, entry.find('=')); }
+std::string_view key_of(std::string_view entry) {
+  return entry.substr(0, entry.find('='));
+}
 
 }  // namespace
 
@@ -67,8 +69,8 @@ EnvBlock JobEnvironment::build(const std::vector<std::pair<std::string, std::str
   // A later duplicate in the spec wins: add each key once, with its last value.
   for (std::size_t i = 0; i < spec_env.size(); ++i) {
     const auto& [key, value] = spec_env[i];
-    bool later = std::any_of(spec_env.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                             spec_env.end(), [&](const auto& var) { return var.first == key; });
+    bool later = std::any_of(spec_env.begin() + static_cast<std::ptrdiff_t>(i) + 1, spec_env.end(),
+                             [&](const auto& var) { return var.first == key; });
     if (later || key == kJobIdVariable || key == proc::kMarkVariable) continue;
     block.owned.push_back(key + "=" + value);
   }

@@ -58,15 +58,18 @@ void TailBuffer::release() {
 Status JobOutput::open_log(const std::string& path) {
   log_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
   if (!log_) {
-    return make_error("cannot create the log file " + path + ": " + std::strerror(errno));
+    const int err = errno;
+    auto error = make_error("cannot create the log file " + path + ": " + std::strerror(err));
+    errno = err;  // the lane tells a lack of fds (retried) from other failures
+    return error;
   }
   return Ok{};
 }
 
 std::size_t JobOutput::write_log(std::string_view chunk) {
   if (!log_ || log_failed_ || log_written_ >= log_cap_) return 0;
-  std::size_t want = static_cast<std::size_t>(
-      std::min<std::uint64_t>(chunk.size(), log_cap_ - log_written_));
+  std::size_t want =
+      static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), log_cap_ - log_written_));
   std::size_t done = 0;
   while (done < want) {
     ssize_t n = ::write(log_.get(), chunk.data() + done, want - done);

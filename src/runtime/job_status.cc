@@ -7,14 +7,22 @@ namespace meanwhile {
 
 const char* to_string(JobStatus status) {
   switch (status) {
-    case JobStatus::queued: return "queued";
-    case JobStatus::running: return "running";
-    case JobStatus::exited: return "exited";
-    case JobStatus::killed: return "killed";
-    case JobStatus::timed_out: return "timed_out";
-    case JobStatus::skipped: return "skipped";
-    case JobStatus::failed_to_start: return "failed_to_start";
-    case JobStatus::lost: return "lost";
+    case JobStatus::queued:
+      return "queued";
+    case JobStatus::running:
+      return "running";
+    case JobStatus::exited:
+      return "exited";
+    case JobStatus::killed:
+      return "killed";
+    case JobStatus::timed_out:
+      return "timed_out";
+    case JobStatus::skipped:
+      return "skipped";
+    case JobStatus::failed_to_start:
+      return "failed_to_start";
+    case JobStatus::lost:
+      return "lost";
   }
   return "unknown";
 }
@@ -25,9 +33,12 @@ bool is_terminal(JobStatus status) {
 
 const char* to_string(NoteKind kind) {
   switch (kind) {
-    case NoteKind::finished: return "finished";
-    case NoteKind::matched: return "matched";
-    case NoteKind::stalled: return "stalled";
+    case NoteKind::finished:
+      return "finished";
+    case NoteKind::matched:
+      return "matched";
+    case NoteKind::stalled:
+      return "stalled";
   }
   return "unknown";
 }

@@ -1,45 +1,18 @@
-// Lane: the public API (never throws: every call catches at this boundary), opening and closing
-// the lane, and the calls that change jobs (submit, kill, write_input). Queries are in
+// Lane: the public API (never throws: every call catches at this boundary) and the calls that
+// change jobs (submit, kill, write_input). Opening and closing are in lane_open.cc, queries in
 // lane_queries.cc, the lane thread in lane_loop.cc, lane_io.cc and lane_kill.cc.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-
 #include <asio/post.hpp>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <filesystem>
-#include <iostream>
 
 #include "runtime/lane_impl.h"
-#include "runtime/proc.h"
 
 namespace meanwhile {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kReadBufferBytes = 256 * 1024;
 constexpr std::uint64_t kMaxStdinQueued = 64ull << 20;
-
-// Hosts with a thousand jobs need a few thousand fds (output pipe, pidfd, log per job): raise
-// the soft limit to the hard one, once per process; jobs get the original limit back.
-std::optional<rlimit> raise_fd_limit() {
-  static std::once_flag once;
-  static std::optional<rlimit> original;
-  std::call_once(once, [] {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-    rlimit raised = limit;
-    raised.rlim_cur = std::min<rlim_t>(limit.rlim_max, 1 << 20);
-    if (raised.rlim_cur > limit.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-      original = limit;
-    }
-  });
-  return original;
-}
 
 std::string describe_end(const JobInfo& info) {
   std::string text = to_string(info.status);
@@ -49,161 +22,6 @@ std::string describe_end(const JobInfo& info) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------- opening and closing
-
-Lane::Impl::Impl(LaneOptions options)
-    : options_(std::move(options)),
-      io_(1),
-      sigchld_(io_),
-      shutdown_signals_(io_),
-      shutdown_timer_(io_),
-      inotify_(io_) {}
-
-Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
-  std::error_code ec;
-  fs::path workspace = fs::absolute(options.workspace.empty() ? "." : options.workspace, ec);
-  if (ec || !fs::is_directory(workspace, ec)) {
-    return make_error("the workspace is not a directory: " + options.workspace);
-  }
-  workspace = workspace.lexically_normal();
-  fs::path data_dir = options.data_dir.empty() ? workspace / ".meanwhile"
-                                               : fs::absolute(options.data_dir, ec);
-  data_dir = data_dir.lexically_normal();
-  fs::create_directories(data_dir / "logs", ec);
-  if (ec) {
-    return make_error("cannot create the data directory " + data_dir.string() + ": " +
-                      ec.message());
-  }
-  if (options.kill_grace.count() < 0 || options.stall_after.count() <= 0 ||
-      options.watch_fold.count() < 0) {
-    return make_error("invalid lane options: kill_grace and watch_fold must not be negative, "
-                      "stall_after must be positive");
-  }
-  options.workspace = workspace.string();
-  options.data_dir = data_dir.string();
-  if (options.workspace.size() > 1 && options.workspace.back() == '/') {
-    options.workspace.pop_back();
-  }
-  if (options.data_dir.size() > 1 && options.data_dir.back() == '/') options.data_dir.pop_back();
-
-  const std::string db_path = options.data_dir + "/jobs.db";
-  auto store = Store::open(db_path);
-  if (!store) return make_error("cannot open the job store " + db_path + ": " + store.error());
-
-  std::unique_ptr<Impl> impl(new Impl(std::move(options)));
-  impl->store_ = std::move(*store);
-  impl->mark_prefix_ = impl->store_->uuid() + ":";
-  impl->host_ = HostId::self();
-  impl->env_ = JobEnvironment::from_host();
-  impl->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!impl->devnull_) return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
-  // Orphans of jobs (`cmd &`, double forks) come back to this process, to be reaped and killed.
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  impl->child_nofile_ = raise_fd_limit();
-  impl->read_buffer_.resize(kReadBufferBytes);
-
-  // Rows left queued/running by dead hosts become `lost`; their processes are ended below.
-  std::vector<std::string> lost_marks;
-  if (auto reclaimed = impl->store_->reclaim_dead_hosts()) {
-    for (const auto& row : *reclaimed) lost_marks.push_back(impl->mark_prefix_ + row.info.id);
-  }
-  if (impl->options_.use_cgroups) {
-    impl->cgroups_ = CgroupTree::create();
-    if (impl->cgroups_) impl->cgroups_->reclaim_dead_hosts();
-  }
-
-  asio::error_code sig_ec;
-  impl->sigchld_.add(SIGCHLD, sig_ec);
-  // Asio installs its handler without SA_RESTART: add it, so that a job's exit never makes a
-  // blocking call on another thread of the host fail with EINTR.
-  struct sigaction action {};
-  if (::sigaction(SIGCHLD, nullptr, &action) == 0) {
-    action.sa_flags |= SA_RESTART | SA_NOCLDSTOP;
-    ::sigaction(SIGCHLD, &action, nullptr);
-  }
-  for (int sig : impl->options_.shutdown_signals) {
-    impl->shutdown_signals_.add(sig, sig_ec);
-    if (sig_ec) return make_error("cannot handle signal " + std::to_string(sig) + ": " + sig_ec.message());
-    if (::sigaction(sig, nullptr, &action) == 0) {
-      action.sa_flags |= SA_RESTART;
-      ::sigaction(sig, &action, nullptr);
-    }
-  }
-
-  Impl* self = impl.get();
-  asio::post(self->io_, [self, marks = std::move(lost_marks)]() mutable {
-    ChildReaper::instance().reap_children();  // children that ended before the handler
-    self->watch_children();
-    self->watch_shutdown_signals();
-    if (!marks.empty()) self->sweep_marks(std::move(marks), SIGTERM);
-  });
-  impl->thread_ = std::thread([self] { self->run_loop(); });
-  return impl;
-}
-
-void Lane::Impl::run_loop() {
-  // Writing to the stdin of a job that stopped reading must fail with EPIPE, not kill the host.
-  sigset_t pipe_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  ::pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
-  auto work = asio::make_work_guard(io_);
-  for (;;) {
-    try {
-      io_.run();
-      return;
-    } catch (const std::exception& e) {
-      std::cerr << "meanwhile lane: unexpected error (the lane keeps running): " << e.what()
-                << '\n';
-    }
-  }
-}
-
-Lane::Impl::~Impl() {
-  {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-  }
-  status_cv_.notify_all();
-  if (thread_.joinable()) {
-    std::mutex done_mu;
-    std::condition_variable done_cv;
-    bool done = false;
-    asio::post(io_, [&, this] {
-      closing_ = true;
-      begin_shutdown([&] {
-        std::lock_guard lock(done_mu);
-        done = true;
-        done_cv.notify_all();
-      });
-    });
-    {
-      std::unique_lock lock(done_mu);
-      done_cv.wait_for(lock, options_.kill_grace + std::chrono::seconds(2), [&] { return done; });
-    }
-    io_.stop();
-    thread_.join();
-  }
-  // Leaders that did not exit in time (their death signal fires as the lane thread ends).
-  std::vector<JobInfo> stragglers;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [key, job] : jobs_) {
-      if (is_terminal(job->info.status)) continue;
-      job->info.status = JobStatus::killed;
-      job->info.ended_at = WallClock::now();
-      job->info.error = "the host shut down and the job did not exit in time";
-      stragglers.push_back(snapshot_locked(*job));
-    }
-  }
-  if (store_) {
-    flush_store();
-    if (!stragglers.empty()) (void)store_->update(stragglers);
-  }
-  notes_.close();
-  ChildReaper::instance().forget_owner(this);
-}
 
 // ---------------------------------------------------------------- submit, kill, write_input
 
@@ -231,9 +49,8 @@ Status Lane::Impl::check_after(const JobSpec& spec, std::string* skip_reason) co
       }
     } else if ((*row)->host.alive()) {
       return make_error("in after: job " + dep + " belongs to another meanwhile process (pid " +
-                        std::to_string((*row)->host.pid) +
-                        ") and is still " + to_string(info.status) +
-                        "; a job can only run after jobs of its own host");
+                        std::to_string((*row)->host.pid) + ") and is still " +
+                        to_string(info.status) + "; a job can only run after jobs of its own host");
     } else if (skip_reason->empty()) {
       *skip_reason = "job " + dep + " was lost (the process that ran it died)";
     }
@@ -312,8 +129,10 @@ Status Lane::Impl::kill(const JobId& id) {
     auto row = store_->load(id);
     if (!row) return make_error("cannot read job " + id + ": " + row.error());
     if (!*row) return make_error("unknown job id " + id);
-    return make_error("job " + id + " belongs to another meanwhile process (or an earlier one) "
-                      "and is " + to_string((*row)->info.status) +
+    return make_error("job " + id +
+                      " belongs to another meanwhile process (or an earlier one) "
+                      "and is " +
+                      to_string((*row)->info.status) +
                       "; only the process that runs a job can kill it");
   }
   asio::post(io_, [this, job] { kill_job(job, EndReason::killed, ""); });
@@ -327,14 +146,16 @@ Status Lane::Impl::write_input(const JobId& id, std::string_view data, bool clos
   if (!job) {
     auto row = store_->load(id);
     if (row && !*row) return make_error("unknown job id " + id);
-    return make_error("job " + id + " belongs to another meanwhile process (or an earlier one); "
+    return make_error("job " + id +
+                      " belongs to another meanwhile process (or an earlier one); "
                       "only the process that runs a job can write to its stdin");
   }
   {
     std::lock_guard lock(mu_);
     const JobInfo& info = job->info;
     if (info.spec.stdin_mode != StdinMode::pipe) {
-      return make_error("job " + id + " was started with stdin null (it reads EOF); submit it "
+      return make_error("job " + id +
+                        " was started with stdin null (it reads EOF); submit it "
                         "with stdin pipe to write to it");
     }
     if (is_terminal(info.status)) {
@@ -343,7 +164,8 @@ Status Lane::Impl::write_input(const JobId& id, std::string_view data, bool clos
     }
     if (job->stdin_closed) return make_error("the stdin of job " + id + " is already closed");
     if (job->stdin_queued + data.size() > kMaxStdinQueued) {
-      return make_error("job " + id + " is not reading its stdin: over 64 MiB are waiting; "
+      return make_error("job " + id +
+                        " is not reading its stdin: over 64 MiB are waiting; "
                         "try again later");
     }
     job->stdin_queued += data.size();
@@ -439,14 +261,22 @@ Result<std::optional<JobInfo>> Lane::wait_terminal(const std::vector<JobId>& ids
   return guarded<std::optional<JobInfo>>([&] { return impl_->wait_terminal(ids, timeout); });
 }
 
-std::size_t Lane::pending_notes() const { return impl_->pending_notes(); }
-int Lane::notify_fd() const { return impl_->notify_fd(); }
+std::size_t Lane::pending_notes() const {
+  return impl_->pending_notes();
+}
+int Lane::notify_fd() const {
+  return impl_->notify_fd();
+}
 
 void Lane::set_observer(std::function<void(const JobInfo&)> observer) {
   impl_->set_observer(std::move(observer));
 }
 
-std::size_t Lane::running_count() const { return impl_->running_count(); }
-const LaneOptions& Lane::options() const { return impl_->options(); }
+std::size_t Lane::running_count() const {
+  return impl_->running_count();
+}
+const LaneOptions& Lane::options() const {
+  return impl_->options();
+}
 
 }  // namespace meanwhile

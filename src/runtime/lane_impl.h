@@ -59,8 +59,8 @@ struct LiveJob {
   bool output_eof = false;
   bool read_scheduled = false;  // an async_wait or a posted read is pending on `output`
   bool pipe_enlarged = false;
-  bool input_waiting = false;   // an async_wait(write) is pending on `input`
-  bool grace_pending = false;   // SIGKILL after the grace period is armed
+  bool input_waiting = false;  // an async_wait(write) is pending on `input`
+  bool grace_pending = false;  // SIGKILL after the grace period is armed
   bool stalled = false;
   SteadyClock::time_point last_output;
   LineSplitter lines;
@@ -134,7 +134,7 @@ class Lane::Impl : public ReapOwner {
   void run_loop();
 
   // ---- caller side helpers ----
-  JobPtr find(std::uint64_t key) const;          // under mu_
+  JobPtr find(std::uint64_t key) const;           // under mu_
   JobInfo snapshot_locked(const Job& job) const;  // under mu_
   Result<std::uint64_t> parse_id(const JobId& id) const;
   Status check_after(const JobSpec& spec, std::string* skip_reason) const;
@@ -143,10 +143,12 @@ class Lane::Impl : public ReapOwner {
   void on_submitted(const JobPtr& job);
   void make_ready(const JobPtr& job);
   void schedule();
-  void start(const JobPtr& job);
+  void start_batch();
+  std::size_t slot_limit() const;
+  bool start(const JobPtr& job);
   Status spawn(const JobPtr& job);
   void finish(const JobPtr& job, JobStatus status, const ExitStatus& exit, std::string error);
-  void resolve_dependents(const Job& job);
+  void resolve_dependents(Job& job);
   void on_leader_exit(const JobPtr& job, ExitStatus status);
   void watch_leader(const JobPtr& job);
   void check_done(const JobPtr& job);
@@ -202,12 +204,15 @@ class Lane::Impl : public ReapOwner {
   std::unique_ptr<CgroupTree> cgroups_;
   std::vector<char> read_buffer_;
   std::set<std::pair<int, std::uint64_t>> ready_;  // (-priority, id): next to start first
-  std::size_t started_running_ = 0;  // leaders alive (lane thread's count)
+  std::size_t started_running_ = 0;                // leaders alive (lane thread's count)
+  bool start_posted_ = false;                      // a start_batch() is queued
+  bool spawn_transient_ = false;  // the last spawn() failed for want of fds or processes
+  std::size_t fd_budget_ = 1024;  // fds jobs may use: the soft limit minus a reserve
   std::vector<JobPtr> dirty_;
   bool flush_posted_ = false;
   std::unordered_map<pid_t, JobPtr> leaders_;  // leaders not reaped yet
-  std::size_t pending_sweeps_ = 0;              // marker sweeps waiting for their SIGKILL
-  std::size_t pending_graces_ = 0;              // jobs waiting for their SIGKILL
+  std::size_t pending_sweeps_ = 0;             // marker sweeps waiting for their SIGKILL
+  std::size_t pending_graces_ = 0;             // jobs waiting for their SIGKILL
   bool shutting_down_ = false;
   bool closing_ = false;  // the destructor's shutdown: the lane will not be used again
   std::vector<std::function<void()>> shutdown_waiters_;

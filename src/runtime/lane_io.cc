@@ -17,7 +17,7 @@ namespace meanwhile {
 
 namespace {
 
-constexpr std::size_t kReadBudget = 4 << 20;        // bytes per turn before yielding
+constexpr std::size_t kReadBudget = 4 << 20;          // bytes per turn before yielding
 constexpr std::uint64_t kEnlargePipeAfter = 4 << 20;  // a job that prints a lot
 constexpr int kLargePipe = 1 << 20;
 constexpr std::size_t kMatchedLineBytes = 1000;
@@ -209,7 +209,8 @@ void Lane::Impl::pump_input(const JobPtr& job) {
     if (n > 0) {
       job->stdin_offset += static_cast<std::size_t>(n);
       std::lock_guard lock(mu_);
-      job->stdin_queued -= std::min<std::uint64_t>(job->stdin_queued, static_cast<std::uint64_t>(n));
+      job->stdin_queued -=
+          std::min<std::uint64_t>(job->stdin_queued, static_cast<std::uint64_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -10,8 +10,8 @@
 // The host's own process group is never signalled.
 #include <signal.h>
 #include <sys/inotify.h>
-#include "runtime/pidfd.h"
 #include <unistd.h>
+#include "runtime/pidfd.h"
 
 #include <asio/post.hpp>
 #include <unordered_set>
@@ -238,31 +238,32 @@ void Lane::Impl::watch_leftovers(const JobPtr& job) {
 }
 
 void Lane::Impl::watch_cgroup_events() {
-  inotify_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& ec) {
-    if (ec) return;
-    alignas(inotify_event) char buffer[4096];
-    std::vector<int> changed;
-    for (;;) {
-      ssize_t n = ::read(inotify_.native_handle(), buffer, sizeof buffer);
-      if (n <= 0) break;
-      for (ssize_t offset = 0; offset < n;) {
-        auto* event = reinterpret_cast<inotify_event*>(buffer + offset);
-        changed.push_back(event->wd);
-        offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-      }
-    }
-    for (int wd : changed) {
-      auto it = cgroup_watches_.find(wd);
-      if (it == cgroup_watches_.end()) continue;
-      JobPtr job = find(it->second);
-      if (job && job->live && job->live->cgroup && job->live->cgroup_watch == wd &&
-          !CgroupTree::populated(*job->live->cgroup)) {
-        check_done(job);
-      }
-    }
-    if (shutting_down_) check_shutdown_complete();
-    watch_cgroup_events();
-  });
+  inotify_.async_wait(
+      asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& ec) {
+        if (ec) return;
+        alignas(inotify_event) char buffer[4096];
+        std::vector<int> changed;
+        for (;;) {
+          ssize_t n = ::read(inotify_.native_handle(), buffer, sizeof buffer);
+          if (n <= 0) break;
+          for (ssize_t offset = 0; offset < n;) {
+            auto* event = reinterpret_cast<inotify_event*>(buffer + offset);
+            changed.push_back(event->wd);
+            offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+          }
+        }
+        for (int wd : changed) {
+          auto it = cgroup_watches_.find(wd);
+          if (it == cgroup_watches_.end()) continue;
+          JobPtr job = find(it->second);
+          if (job && job->live && job->live->cgroup && job->live->cgroup_watch == wd &&
+              !CgroupTree::populated(*job->live->cgroup)) {
+            check_done(job);
+          }
+        }
+        if (shutting_down_) check_shutdown_complete();
+        watch_cgroup_events();
+      });
 }
 
 }  // namespace meanwhile

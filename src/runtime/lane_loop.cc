@@ -10,8 +10,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/inotify.h>
-#include "runtime/pidfd.h"
 #include <unistd.h>
+#include "runtime/pidfd.h"
 
 #include <asio/post.hpp>
 #include <cerrno>
@@ -32,7 +32,14 @@ std::string end_text(const JobInfo& info) {
   return text;
 }
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+// Failures that an exit of another job may cure.
+bool is_transient(int err) {
+  return err == EMFILE || err == ENFILE || err == EAGAIN || err == ENOMEM;
+}
 
 }  // namespace
 
@@ -68,41 +75,77 @@ void Lane::Impl::make_ready(const JobPtr& job) {
   schedule();
 }
 
+// Starts happen in small batches, each its own handler: a burst of submits must not keep the
+// loop from reaping (every unreaped job holds a process and three fds).
 void Lane::Impl::schedule() {
-  while (!ready_.empty() && !shutting_down_ &&
-         (options_.max_slots == 0 || started_running_ < options_.max_slots)) {
-    auto key = ready_.begin()->second;
-    ready_.erase(ready_.begin());
-    JobPtr job = find(key);
-    if (!job) continue;
-    job->ready = false;
-    if (job->info.status == JobStatus::queued) start(job);
-  }
+  if (start_posted_ || ready_.empty()) return;
+  start_posted_ = true;
+  asio::post(io_, [this] { start_batch(); });
 }
 
-void Lane::Impl::start(const JobPtr& job) {
-  job->live = std::make_unique<LiveJob>(io_);
-  if (auto started = spawn(job); !started) {
-    job->output.close_log();
-    if (job->live->cgroup) cgroups_->release(std::move(job->live->cgroup));
-    job->live.reset();
-    finish(job, JobStatus::failed_to_start, {}, started.error());
+std::size_t Lane::Impl::slot_limit() const {
+  // "Unlimited" is still bounded by the fds a running job needs (pipe, pidfd, log, stdin).
+  std::size_t by_fds = fd_budget_ / 4;
+  return options_.max_slots == 0 ? by_fds : std::min(options_.max_slots, by_fds);
+}
+
+void Lane::Impl::start_batch() {
+  start_posted_ = false;
+  constexpr int kBatch = 8;
+  for (int started = 0; started < kBatch; ++started) {
+    if (ready_.empty() || shutting_down_ || started_running_ >= slot_limit()) return;
+    const auto next = *ready_.begin();
+    ready_.erase(ready_.begin());
+    JobPtr job = find(next.second);
+    if (!job) continue;
+    job->ready = false;
+    if (job->info.status != JobStatus::queued) continue;
+    if (!start(job)) {  // out of fds or processes for now: retried after an exit
+      ready_.insert(next);
+      job->ready = true;
+      return;
+    }
   }
+  schedule();
+}
+
+// False when the start failed for want of resources that an exit will free: the job stays
+// ready. Any other failure ends the job as failed_to_start.
+bool Lane::Impl::start(const JobPtr& job) {
+  job->live = std::make_unique<LiveJob>(io_);
+  spawn_transient_ = false;
+  auto started = spawn(job);
+  if (started) return true;
+  job->output.close_log();
+  if (job->live->cgroup) cgroups_->release(std::move(job->live->cgroup));
+  job->live.reset();
+  if (spawn_transient_ && started_running_ > 0) return false;
+  finish(job, JobStatus::failed_to_start, {}, started.error());
+  return true;
 }
 
 Status Lane::Impl::spawn(const JobPtr& job) {
   LiveJob& live = *job->live;
   const JobInfo& info = job->info;  // the lane thread is its only writer
-  if (auto opened = job->output.open_log(info.log_path); !opened) return opened;
+  if (auto opened = job->output.open_log(info.log_path); !opened) {
+    spawn_transient_ = is_transient(errno);
+    return opened;
+  }
 
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) < 0) return make_error(errno_text("cannot start: pipe2"));
+  if (::pipe2(fds, O_CLOEXEC) < 0) {
+    spawn_transient_ = is_transient(errno);
+    return make_error(errno_text("cannot start: pipe2"));
+  }
   UniqueFd output_read(fds[0]), output_write(fds[1]);
   ::fcntl(output_read.get(), F_SETFL, O_NONBLOCK);
   UniqueFd input_read, input_write;
   int stdin_fd = devnull_.get();
   if (info.spec.stdin_mode == StdinMode::pipe) {
-    if (::pipe2(fds, O_CLOEXEC) < 0) return make_error(errno_text("cannot start: pipe2"));
+    if (::pipe2(fds, O_CLOEXEC) < 0) {
+      spawn_transient_ = is_transient(errno);
+      return make_error(errno_text("cannot start: pipe2"));
+    }
     input_read.reset(fds[0]);
     input_write.reset(fds[1]);
     ::fcntl(input_write.get(), F_SETFL, O_NONBLOCK);
@@ -125,7 +168,11 @@ Status Lane::Impl::spawn(const JobPtr& job) {
 
   auto reaper = ChildReaper::instance().lock();
   auto spawned = spawn_process(request);
-  if (!spawned) return make_error(spawned.error());
+  if (!spawned) {
+    spawn_transient_ = spawned.error().find("cannot start: pipe2") == 0 ||
+                       spawned.error().find("cannot start: vfork") == 0;
+    return make_error(spawned.error());
+  }
   const pid_t pid = spawned->pid;
   ChildReaper::instance().track_locked(pid, this);
   reaper.unlock();
@@ -174,14 +221,14 @@ Status Lane::Impl::spawn(const JobPtr& job) {
 }
 
 void Lane::Impl::watch_leader(const JobPtr& job) {
-  job->live->pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
-                              [this, job](const asio::error_code& ec) {
-                                if (ec || !job->live || job->live->leader_reaped) return;
-                                auto status = ChildReaper::instance().reap_leader(
-                                    job->info.pid, job->live->pidfd.native_handle());
-                                // nullopt: a SIGCHLD handler reaped it and posted the status.
-                                if (status) on_leader_exit(job, *status);
-                              });
+  job->live->pidfd.async_wait(
+      asio::posix::stream_descriptor::wait_read, [this, job](const asio::error_code& ec) {
+        if (ec || !job->live || job->live->leader_reaped) return;
+        auto status =
+            ChildReaper::instance().reap_leader(job->info.pid, job->live->pidfd.native_handle());
+        // nullopt: a SIGCHLD handler reaped it and posted the status.
+        if (status) on_leader_exit(job, *status);
+      });
 }
 
 void Lane::Impl::leader_reaped(pid_t pid, ExitStatus status) {
@@ -253,10 +300,10 @@ void Lane::Impl::finish(const JobPtr& job, JobStatus status, const ExitStatus& e
   if (shutting_down_) check_shutdown_complete();
 }
 
-void Lane::Impl::resolve_dependents(const Job& job) {
+void Lane::Impl::resolve_dependents(Job& job) {
   if (job.dependents.empty()) return;
   std::vector<std::uint64_t> dependents;
-  dependents.swap(const_cast<Job&>(job).dependents);
+  dependents.swap(job.dependents);
   const bool ok = job.info.succeeded();
   for (std::uint64_t key : dependents) {
     JobPtr dependent = find(key);

@@ -46,8 +46,8 @@ static void fill_descendants(std::vector<DescendantQuery>& queries, const std::s
     for (auto& found : proc::find_marked(prefix)) by_mark[found.mark].push_back(found.pid);
   }
   for (auto& q : queries) {
-    std::vector<pid_t> pids = q.cgroup_path.empty() ? by_mark[q.mark]
-                                                    : CgroupTree::members(q.cgroup_path);
+    std::vector<pid_t> pids =
+        q.cgroup_path.empty() ? by_mark[q.mark] : CgroupTree::members(q.cgroup_path);
     std::sort(pids.begin(), pids.end());
     pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
     std::erase(pids, q.info->pid);
@@ -57,8 +57,7 @@ static void fill_descendants(std::vector<DescendantQuery>& queries, const std::s
 
 // Running jobs, and finished ones whose output pipe is still held or whose cgroup is not empty.
 static bool may_have_descendants(const Job& job) {
-  return job.info.status == JobStatus::running || job.info.output_open ||
-         !job.cgroup_path.empty();
+  return job.info.status == JobStatus::running || job.info.output_open || !job.cgroup_path.empty();
 }
 
 Result<JobInfo> Lane::Impl::get(const JobId& id) const {
@@ -108,8 +107,8 @@ std::vector<JobInfo> Lane::Impl::list(std::size_t limit) const {
         }
       }
     } else {  // the store failed: this host's jobs at least
-      auto first = jobs_.size() > limit ? std::prev(jobs_.end(), static_cast<long>(limit))
-                                        : jobs_.begin();
+      auto first =
+          jobs_.size() > limit ? std::prev(jobs_.end(), static_cast<long>(limit)) : jobs_.begin();
       for (auto it = first; it != jobs_.end(); ++it) {
         result.push_back(snapshot_locked(*it->second));
       }

@@ -3,8 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include "runtime/pidfd.h"
 #include <unistd.h>
+#include "runtime/pidfd.h"
 
 #include <cerrno>
 #include <charconv>

@@ -46,14 +46,22 @@ struct ChildReport {
 
 const char* step_text(Step step) {
   switch (step) {
-    case Step::setsid: return "setsid()";
-    case Step::deathsig: return "prctl(PR_SET_PDEATHSIG)";
-    case Step::parent_gone: return "the host exited while the job was starting";
-    case Step::cgroup: return "joining the job's cgroup";
-    case Step::dup_stdin: return "connecting stdin";
-    case Step::dup_output: return "connecting stdout/stderr";
-    case Step::chdir: return "changing to the working directory";
-    case Step::exec: return "executing";
+    case Step::setsid:
+      return "setsid()";
+    case Step::deathsig:
+      return "prctl(PR_SET_PDEATHSIG)";
+    case Step::parent_gone:
+      return "the host exited while the job was starting";
+    case Step::cgroup:
+      return "joining the job's cgroup";
+    case Step::dup_stdin:
+      return "connecting stdin";
+    case Step::dup_output:
+      return "connecting stdout/stderr";
+    case Step::chdir:
+      return "changing to the working directory";
+    case Step::exec:
+      return "executing";
   }
   return "starting";
 }

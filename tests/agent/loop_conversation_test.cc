@@ -17,7 +17,7 @@ using namespace testing;
 json user(json content) { return {{"role", "user"}, {"content", std::move(content)}}; }
 json assistant(json content) { return {{"role", "assistant"}, {"content", std::move(content)}}; }
 
-TEST(Repair, ATrailingToolUseIsAnsweredWithErrorResults) {
+TEST(LoopRepair, ATrailingToolUseIsAnsweredWithErrorResults) {
   json messages = {user("hi"), assistant({text("on it"), tool_use("t1", "bash", {{"command", "ls"}})})};
   std::vector<std::string> warnings;
   json fixed = repair_conversation(messages, &warnings);
@@ -31,7 +31,7 @@ TEST(Repair, ATrailingToolUseIsAnsweredWithErrorResults) {
   EXPECT_FALSE(warnings.empty());
 }
 
-TEST(Repair, ResultsAreMovedFirstMissingOnesAddedStrayOnesDropped) {
+TEST(LoopRepair, ResultsAreMovedFirstMissingOnesAddedStrayOnesDropped) {
   json messages = {user({text("a")}),
                    assistant({tool_use("t1", "x", json::object()), tool_use("t2", "x", json::object())}),
                    user({text("note"), tool_result_block("t2", "ok", false),
@@ -47,7 +47,7 @@ TEST(Repair, ResultsAreMovedFirstMissingOnesAddedStrayOnesDropped) {
   EXPECT_EQ(c[2]["text"], "note");
 }
 
-TEST(Repair, MalformedMessagesEmptyBlocksAndRoleRunsAreFixed) {
+TEST(LoopRepair, MalformedMessagesEmptyBlocksAndRoleRunsAreFixed) {
   json messages = {assistant({text("orphan")}), 42, {{"role", "user"}},
                    user({text("one")}), user({text(""), text("two")}), assistant({text("reply")})};
   json fixed = repair_conversation(messages, nullptr);
@@ -57,7 +57,7 @@ TEST(Repair, MalformedMessagesEmptyBlocksAndRoleRunsAreFixed) {
   EXPECT_EQ(fixed[0]["content"][1]["text"], "two");
 }
 
-TEST(Injection, NotesGoInOneBlockAndUserTurnsMerge) {
+TEST(LoopInjection, NotesGoInOneBlockAndUserTurnsMerge) {
   json messages = json::array();
   add_user_blocks(messages, json::array({tool_result_block("t", "", false)}));
   add_user_blocks(messages, json::array({text("more")}));
@@ -67,7 +67,7 @@ TEST(Injection, NotesGoInOneBlockAndUserTurnsMerge) {
   EXPECT_EQ(background_results_text({}), "<background-results>\n</background-results>");
 }
 
-TEST(Transcript, MessagesRoundTripAndContinueRepairs) {
+TEST(LoopTranscript, MessagesRoundTripAndContinueRepairs) {
   TempDir dir;
   std::string sessions = dir.path() + "/sessions";
   auto t = Transcript::create(sessions);
@@ -93,7 +93,7 @@ TEST(Transcript, MessagesRoundTripAndContinueRepairs) {
   EXPECT_EQ(again->back()["content"][0]["text"], "appended");
 }
 
-TEST(Transcript, ContinueWithoutSessionsIsAnError) {
+TEST(LoopTranscript, ContinueWithoutSessionsIsAnError) {
   TempDir dir;
   json messages;
   auto t = Transcript::open_latest(dir.path() + "/none", &messages, nullptr);
@@ -108,7 +108,7 @@ EnvLookup env_of(EnvMap values) {
   };
 }
 
-TEST(Config, DotEnvParsing) {
+TEST(LoopConfig, DotEnvParsing) {
   DotEnv env = parse_dotenv(
       "# comment\nexport ANTHROPIC_API_KEY=sk-abc # trailing\nMODEL_ID=\"claude \\\"x\\\"\"\n"
       "OPENAI_BASE_URL='http://h/v1#frag'\nnot a line\nBAD='open\n\nEMPTY=\n");
@@ -121,7 +121,7 @@ TEST(Config, DotEnvParsing) {
   for (const std::string& w : env.warnings) EXPECT_EQ(w.find("open"), std::string::npos) << w;
 }
 
-TEST(Config, EnvironmentWinsOverDotEnvAndCommandLineWinsOverBoth) {
+TEST(LoopConfig, EnvironmentWinsOverDotEnvAndCommandLineWinsOverBoth) {
   EnvMap dotenv = {{"ANTHROPIC_API_KEY", "from-file"}, {"MODEL_ID", "file-model"},
                    {"ANTHROPIC_BASE_URL", "http://file"}};
   auto c = resolve_provider_config({}, env_of({{"ANTHROPIC_API_KEY", "from-env"}}), dotenv);
@@ -136,7 +136,7 @@ TEST(Config, EnvironmentWinsOverDotEnvAndCommandLineWinsOverBoth) {
   EXPECT_EQ(d->api_key, "from-file");
 }
 
-TEST(Config, OpenAiAndScriptAndErrors) {
+TEST(LoopConfig, OpenAiAndScriptAndErrors) {
   auto o = resolve_provider_config({}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_API_KEY", "k"}}), {});
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->kind, "openai");

@@ -50,7 +50,7 @@ TEST_F(BackgroundToolsTest, RunReturnsAtOnceAndNotifies) {
 TEST_F(BackgroundToolsTest, RunValidatesItsOptions) {
   auto result = call("background_run", {{"command", "true"}, {"watch", "(unclosed"}});
   EXPECT_TRUE(result.is_error);
-  EXPECT_THAT(result.text, StartsWith("watch: invalid regular expression `(unclosed`"));
+  EXPECT_THAT(result.text, StartsWith("watch: invalid watch regex '(unclosed'"));
   result = call("background_run", {{"command", "true"}, {"after", {"424242"}}});
   EXPECT_TRUE(result.is_error);
   EXPECT_THAT(result.text, StartsWith("after: unknown task 424242"));
@@ -117,7 +117,7 @@ TEST_F(BackgroundToolsTest, OutputModesAndFilter) {
   EXPECT_THAT(result.text, HasSubstr("lines matching `^[13]$`"));
   result = call("background_output", {{"task_id", id}, {"filter", "[z-a]"}});
   EXPECT_TRUE(result.is_error);
-  EXPECT_THAT(result.text, StartsWith("filter: invalid regular expression"));
+  EXPECT_THAT(result.text, StartsWith("filter: invalid filter regex"));
   result = call("background_output", {{"task_id", "12345"}});
   EXPECT_THAT(result.text, StartsWith("unknown task 12345"));
 }

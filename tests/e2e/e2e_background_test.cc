@@ -29,7 +29,8 @@ TEST(Background, SlowTestSuiteRunsWhileTheModelWritesAFileAndItsResultIsInjected
   TempDir dir;
   FakeServer server(dir, {
       turn({text_block("Starting the tests in the background."),
-            tool_use("background_run", {{"command", "sleep 2; echo '5 passed'"}, {"label", "tests"}})}),
+            tool_use("background_run",
+                     {{"command", "sleep 2; echo \"$((2 + 3)) passed\""}, {"label", "tests"}})}),
       turn({tool_use("write_file", {{"path", "fix.txt"}, {"content", "fixed\n"}})}),
       turn({tool_use("bash", {{"command", "sleep 3"}})}),
       turn({text_block("Tests passed and the fix is written.")}),
@@ -40,7 +41,7 @@ TEST(Background, SlowTestSuiteRunsWhileTheModelWritesAFileAndItsResultIsInjected
   EXPECT_EQ(read_file(dir.file("fix.txt")), "fixed\n");
   auto log = server.answered();
   ASSERT_EQ(log.size(), 4u);
-  // The file was written while the suite ran: nothing about it reached the model yet.
+  // The file was written while the suite ran: its output had not reached the model yet.
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(all_text(log[i]["request"]["messages"]).find("5 passed"), std::string::npos) << i;
   }
@@ -58,7 +59,7 @@ TEST(Background, ALongBuildCheckedHalfwayShowsRunningAndPartialOutput) {
   TempDir dir;
   FakeServer server(dir, {
       turn({tool_use("background_run",
-                     {{"command", "echo compiling; sleep 1; echo linking; sleep 3; echo 'build ok'"},
+                     {{"command", "echo compiling; sleep 1; echo linking; sleep 3; echo \"build $((1 - 1))k\""},
                       {"label", "build"}})}),
       turn({tool_use("bash", {{"command", "sleep 1.6"}})}),
       turn({tool_use("check_background", {{"task_id", "1"}}),
@@ -77,11 +78,11 @@ TEST(Background, ALongBuildCheckedHalfwayShowsRunningAndPartialOutput) {
   EXPECT_NE(status.find("running"), std::string::npos) << status;
   EXPECT_NE(output.find("compiling"), std::string::npos) << output;
   EXPECT_NE(output.find("linking"), std::string::npos) << output;
-  EXPECT_EQ(output.find("build ok"), std::string::npos) << output;
+  EXPECT_EQ(output.find("build 0k"), std::string::npos) << output;
   // The build's end woke the model: a user turn holding only the background block.
   const json& wake = last_message(log[4]["request"]);
   ASSERT_EQ(wake["content"].size(), 1u);
-  EXPECT_NE(background_block(log[4]["request"]).find("build ok"), std::string::npos);
+  EXPECT_NE(background_block(log[4]["request"]).find("build 0k"), std::string::npos);
 }
 
 TEST(Background, ThreeJobsOfOneTwoAndThreeSecondsAreListedWhileRunning) {
@@ -181,7 +182,7 @@ TEST(Background, BadToolInputGivesErrorResultsAndTheRunGoesOn) {
 TEST(Background, OpenAiCompatibleProviderRunsTheSameScenario) {
   TempDir dir;
   FakeServer server(dir, {
-      turn({tool_use("background_run", {{"command", "sleep 1; echo '5 passed'"}})}),
+      turn({tool_use("background_run", {{"command", "sleep 1; echo \"$((2 + 3)) passed\""}})}),
       turn({tool_use("bash", {{"command", "sleep 2"}})}),
       turn({text_block("OpenAI path works.")}),
   });

@@ -123,6 +123,8 @@ TEST(Repl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   // Nothing typed from here on: the job's end starts a turn by itself.
   ASSERT_TRUE(wait_until([&] { return server.log().size() >= 3; }, 15s)) << term.output();
   json wake = server.log()[2]["request"];
+  for (auto& e : server.log()) std::printf("LOG %s\n", e.dump().substr(0, 300).c_str());
+  ASSERT_TRUE(wake.is_object()) << server.log()[2].dump();
   EXPECT_EQ(last_message(wake)["content"].size(), 1u);
   EXPECT_NE(background_block(wake).find("repl-job-done"), std::string::npos);
   ASSERT_TRUE(term.expect("── background: task 1")) << term.output();

@@ -1,6 +1,8 @@
 // The Anthropic provider against the real fake_model_server over HTTP on 127.0.0.1.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <thread>
 
@@ -304,6 +306,21 @@ TEST(AnthropicProvider, CancelAbortsAStreamInProgress) {
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.error(), "interrupted");
   EXPECT_LT(elapsed, 1.5);
+}
+
+TEST(AnthropicProvider, LoopbackBypassesAProxyFromTheEnvironment) {
+  auto server = FakeServerProcess::start("[{\"type\":\"text\",\"text\":\"direct\"}]");
+  ASSERT_TRUE(server);
+  // A proxy nobody listens on: a request that used it would fail to connect.
+  ::setenv("http_proxy", "http://127.0.0.1:9", 1);
+  ::setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
+  ::unsetenv("no_proxy");
+  ::unsetenv("NO_PROXY");
+  auto response = anthropic(*server, 1)->send(user_says("hi"), {}, nullptr);
+  ::unsetenv("http_proxy");
+  ::unsetenv("HTTPS_PROXY");
+  ASSERT_TRUE(response.ok()) << response.error();
+  EXPECT_EQ(response->content[0]["text"], "direct");
 }
 
 TEST(AnthropicProvider, NoModelIsAClearError) {

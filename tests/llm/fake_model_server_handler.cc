@@ -235,7 +235,10 @@ bool Server::reply(HttpConnection& connection, const HttpRequest& request, Api a
   }
 
   HeaderList headers = {{"Cache-Control", "no-cache"}};
-  if (!connection.start_chunked(200, "text/event-stream; charset=utf-8", headers)) return false;
+  if (!connection.start_chunked(200, "text/event-stream; charset=utf-8", headers,
+                                request.keep_alive)) {
+    return false;
+  }
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (entry.disconnect_after_events >= 0 &&
         i == static_cast<std::size_t>(entry.disconnect_after_events)) {

@@ -232,9 +232,10 @@ bool HttpConnection::send_response(int status, const std::string& content_type,
 }
 
 bool HttpConnection::start_chunked(int status, const std::string& content_type,
-                                   const HeaderList& extra) {
+                                   const HeaderList& extra, bool keep_alive) {
   return write_all(head(status, content_type, extra) +
-                   "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+                   fmt::format("Transfer-Encoding: chunked\r\nConnection: {}\r\n\r\n",
+                               keep_alive ? "keep-alive" : "close"));
 }
 
 bool HttpConnection::write_chunk(std::string_view data) {

@@ -46,7 +46,8 @@ class HttpConnection {
 
   bool send_response(int status, const std::string& content_type, std::string_view body,
                      const HeaderList& extra, bool keep_alive);
-  bool start_chunked(int status, const std::string& content_type, const HeaderList& extra);
+  bool start_chunked(int status, const std::string& content_type, const HeaderList& extra,
+                     bool keep_alive);
   bool write_chunk(std::string_view data);
   bool end_chunked();
   bool write_all(std::string_view bytes);

@@ -135,12 +135,13 @@ describe('protocol versions', () => {
 
   test('an unknown version gets our latest; a second initialize is refused', async () => {
     raw = spawnRaw(makeWorkspace('vnew'));
+    const bad = await raw.request(1, 'initialize', { capabilities: {} });
+    assert.equal(bad.error.code, -32602);
+    assert.match(bad.error.message, /protocolVersion: required/);
     const init = await raw.initialize('2099-01-01');
     assert.equal(init.result.protocolVersion, '2025-11-25');
     assert.ok(init.result.capabilities.tasks.requests.tools.call);
     assert.equal((await raw.initialize()).error.code, -32600);
-    const bad = await raw.request(1, 'initialize', { capabilities: {} });
-    assert.match(bad.error.message, /protocolVersion/);
   });
 });
 

@@ -119,7 +119,8 @@ TEST(Outbox, WritesWholeLinesInOrderFromManyThreads) {
     std::vector<std::thread> senders;
     for (int t = 0; t < 4; ++t) {
       senders.emplace_back([&outbox, t] {
-        for (int i = 0; i < 200; ++i) outbox.send({{"t", t}, {"i", i}, {"pad", std::string(500, 'p')}});
+        for (int i = 0; i < 200; ++i)
+          outbox.send({{"t", t}, {"i", i}, {"pad", std::string(500, 'p')}});
       });
     }
     for (auto& s : senders) s.join();
@@ -176,7 +177,8 @@ TEST(WorkerPool, QueuesBeyondItsThreadLimit) {
     pool.post([&] {
       const int now = ++running;
       int seen = peak.load();
-      while (now > seen && !peak.compare_exchange_weak(seen, now)) {}
+      while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+      }
       std::this_thread::sleep_for(5ms);
       --running;
       ++done;

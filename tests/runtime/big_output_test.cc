@@ -28,7 +28,8 @@ TEST(BigOutputTest, OneGigabyteOfOutputKeepsHostMemoryBounded) {
   { std::ofstream("/proc/self/clear_refs") << "5"; }
   const long before = status_kib("VmRSS");
   ASSERT_GT(before, 0);
-  JobId id = submit_ok(*lane, shell("head -c " + std::to_string(bytes) + " /dev/zero; echo; echo end"));
+  JobId id =
+      submit_ok(*lane, shell("head -c " + std::to_string(bytes) + " /dev/zero; echo; echo end"));
   JobInfo info = wait_done(*lane, id, 60s);
   const long peak = status_kib("VmHWM");
   EXPECT_EQ(info.status, JobStatus::exited);

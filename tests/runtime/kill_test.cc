@@ -12,7 +12,9 @@ namespace meanwhile::testing {
 namespace {
 
 std::atomic<int> host_sigterms{0};
-void count_sigterm(int) { host_sigterms.fetch_add(1); }
+void count_sigterm(int) {
+  host_sigterms.fetch_add(1);
+}
 
 class KillTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -86,10 +88,9 @@ TEST_P(KillTest, GrandchildHoldingThePipeDoesNotDelayTheFinish) {
 TEST_P(KillTest, KillEndsSetsidAndDoubleForkEscapees) {
   auto lane = open();
   ASSERT_TRUE(lane);
-  JobId id = submit_ok(*lane, shell(
-      "setsid sh -c 'sleep 300' >/dev/null 2>&1 & "
-      "(sh -c 'sleep 301 &' &) ; "
-      "sleep 302"));
+  JobId id = submit_ok(*lane, shell("setsid sh -c 'sleep 300' >/dev/null 2>&1 & "
+                                    "(sh -c 'sleep 301 &' &) ; "
+                                    "sleep 302"));
   wait_running(*lane, id);
   // Three sleeps plus the leader; the setsid one has left the job's session.
   ASSERT_TRUE(eventually([&] {

@@ -172,8 +172,8 @@ TEST(LaneTest, JobsStartWithDefaultSignalsEvenWhenTheHostIgnoresThem) {
   ASSERT_TRUE(lane);
   auto old = ::signal(SIGPIPE, SIG_IGN);
   // Ignored signals survive execve: without the reset the job would see SIGPIPE ignored.
-  JobInfo info = wait_done(
-      *lane, submit_ok(*lane, shell("grep -E '^(SigIgn|SigBlk)' /proc/self/status")));
+  JobInfo info =
+      wait_done(*lane, submit_ok(*lane, shell("grep -E '^(SigIgn|SigBlk)' /proc/self/status")));
   ::signal(SIGPIPE, old);
   std::string log = read_file(info.log_path);
   EXPECT_NE(log.find("SigIgn:\t0000000000000000"), std::string::npos) << log;

@@ -37,7 +37,8 @@ inline int slowdown() {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "meanwhile-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "meanwhile-test-XXXXXX").string();
     path_ = ::mkdtemp(pattern.data()) ? pattern : std::string();
   }
   ~TempDir() {
@@ -184,7 +185,8 @@ inline JobInfo wait_running(Lane& lane, const JobId& id) {
 }
 
 // Collects notes until `pred` says enough or the timeout passes.
-inline std::vector<Note> collect_notes(Lane& lane, const std::function<bool(const std::vector<Note>&)>& pred,
+inline std::vector<Note> collect_notes(Lane& lane,
+                                       const std::function<bool(const std::vector<Note>&)>& pred,
                                        std::chrono::milliseconds timeout = 10000ms) {
   std::vector<Note> notes;
   const auto deadline = std::chrono::steady_clock::now() + timeout * slowdown();

@@ -19,6 +19,20 @@ struct Host {
   pid_t pid = 0;
   JobId job;
   pid_t leader = 0;
+  Host() = default;
+  Host(Host&& other) noexcept
+      : pid(std::exchange(other.pid, 0)), job(std::move(other.job)), leader(other.leader) {}
+  // A failed test must not leave the host running.
+  ~Host() {
+    if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+  }
+  int wait_exit() {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = 0;
+    return status;
+  }
 };
 
 // Starts the helper host and reads "<job id> <leader pid>" from it.
@@ -64,16 +78,9 @@ std::string env_entry(pid_t pid, const std::string& name) {
   return {};
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
 TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
   TempDir dir;
-  Host host = start_host(dir / "data", "sleep 300 & sleep 301");
+  Host host = start_host(dir / "data", "sleep 300 & exec sleep 301");
   ASSERT_GT(host.pid, 0);
   ASSERT_FALSE(host.job.empty());
   ASSERT_TRUE(alive(host.leader));
@@ -82,7 +89,7 @@ TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
   ASSERT_TRUE(eventually([&] { return processes_with_env(mark).size() == 2; }));
 
   ::kill(host.pid, SIGKILL);
-  int status = wait_exit(host.pid);
+  int status = host.wait_exit();
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   // The leader dies with its host (PR_SET_PDEATHSIG); its background child is an orphan.
   EXPECT_TRUE(eventually([&] { return !alive(host.leader); }));
@@ -106,14 +113,14 @@ TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
 
 TEST(RestartTest, SigtermedHostKillsItsJobsRecordsThemAndDiesOfTheSignal) {
   TempDir dir;
-  Host host = start_host(dir / "data", "sleep 300 & sleep 301");
+  Host host = start_host(dir / "data", "sleep 300 & exec sleep 301");
   ASSERT_GT(host.pid, 0);
   ASSERT_FALSE(host.job.empty());
   const std::string mark = env_entry(host.leader, "MEANWHILE_JOB_MARK");
   ASSERT_TRUE(eventually([&] { return processes_with_env(mark).size() == 2; }));
 
   ::kill(host.pid, SIGTERM);
-  int status = wait_exit(host.pid);
+  int status = host.wait_exit();
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
   EXPECT_TRUE(processes_with_env(mark).empty());  // gone before the host died
 
@@ -146,7 +153,7 @@ TEST(RestartTest, OnSignalIsCalledAfterTheJobsAreKilled) {
   };
   auto lane = Lane::open(options);
   ASSERT_TRUE(lane.ok());
-  JobId id = submit_ok(**lane, shell("sleep 300 & sleep 301"));
+  JobId id = submit_ok(**lane, shell("sleep 300 & exec sleep 301"));
   JobInfo info = wait_running(**lane, id);
   {
     std::lock_guard lock(mark_mu);

@@ -46,7 +46,7 @@ TEST(StressTest, TenThousandJobsFromFourThreadsYieldExactlyOneNoteEach) {
   std::set<JobId> noted;
   for (const Note& note : notes) {
     EXPECT_EQ(note.kind, NoteKind::finished);
-    EXPECT_EQ(note.info.status, JobStatus::exited);
+    EXPECT_EQ(note.info.status, JobStatus::exited) << note.info.error;
     EXPECT_TRUE(noted.insert(note.job).second) << "two notes for job " << note.job;
   }
   EXPECT_EQ(noted, ids);
