@@ -19,6 +19,7 @@ every run.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import statistics
@@ -89,6 +90,13 @@ def stop(proc):
             proc.wait()
 
 
+def kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_agent(cmd, cwd, env, timeout_s):
     """Runs the agent; returns (exit status, wall s, peak RSS MiB, start unix s, stdout)."""
     out_path = os.path.join(cwd, "..", "agent.out")
@@ -98,16 +106,13 @@ def run_agent(cmd, cwd, env, timeout_s):
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         # A watchdog: the agent and everything it started die at the timeout.
-        timer = threading.Timer(timeout_s, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer = threading.Timer(timeout_s, kill_group, (proc.pid,))
         timer.start()
         _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone
         wall = time.monotonic() - t0
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
-    try:  # leftovers of the session (there should be none)
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    kill_group(proc.pid)  # leftovers of the session (there should be none)
     with open(out_path, "rb") as f:
         output = f.read().decode("utf-8", "replace")
     return proc.returncode, wall, usage.ru_maxrss / 1024.0, started, output
@@ -121,7 +126,8 @@ def one_run(args, index):
         os.makedirs(workspace)
         os.makedirs(home)
         stamp_file = os.path.join(work, "job_exit")
-        command = f"sleep {JOB_SECONDS:g}; exec {args.stamp} realtime > {stamp_file}"
+        command = (f"sleep {JOB_SECONDS:g}; exec {shlex.quote(args.stamp)} realtime"
+                   f" > {shlex.quote(stamp_file)}")
         script_path = os.path.join(work, "script.jsonl")
         with open(script_path, "w") as f:
             for turn in model_script(args.agent, command):
@@ -151,7 +157,7 @@ def one_run(args, index):
         if requests:
             run["start_to_first_request_ms"] = round(requests[0]["t_ms"] - started * 1e3, 2)
         marker = RESULT_MARKERS[args.agent]
-        woken = [r for r in requests if marker in last_user_turn(r)]
+        woken = [r for r in requests if marker in last_user_text(r)]
         job_exit_ms = None
         if os.path.exists(stamp_file):
             with open(stamp_file) as f:
@@ -176,21 +182,26 @@ def one_run(args, index):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def last_user_turn(logged):
-    """The newest user message of a logged request, as JSON text ("" if none). Only that turn
-    counts: system prompts may mention the marker too."""
+def last_user_text(logged):
+    """The text blocks of the newest user message of a logged request, joined ("" if none).
+    Only those count: system prompts and tool results may mention the marker too."""
     request = logged.get("request")
     messages = request.get("messages") if isinstance(request, dict) else None
-    messages = messages if isinstance(messages, list) else []
-    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    return json.dumps(users[-1]) if users else ""
+    users = [m for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        return ""
+    content = users[-1].get("content")
+    if isinstance(content, str):
+        return content
+    return "\n".join(block.get("text", "") for block in content or []
+                     if isinstance(block, dict) and block.get("type") == "text")
 
 
 def summary(runs, key):
     values = [r[key] for r in runs if key in r]
     if not values:
         return None
-    return {"median": round(statistics.median(values), 2), "min": min(values),
+    return {"median": round(statistics.median(values), 4), "min": min(values),
             "max": max(values)}
 
 

@@ -64,6 +64,17 @@ def lane_rows(results):
         "met": verdict(None if extra is None else extra <= 150),
     })
 
+    tmpfs_p50 = f("lane", "roundtrip_tmpfs", "p50_us")
+    if results.get("lane", {}).get("roundtrip_tmpfs"):
+        rows.append({
+            "scenario": "roundtrip, diagnostic: the lane's data dir (store, logs) on tmpfs",
+            "meanwhile": pair_ms(results, "lane", "roundtrip_tmpfs", "p50_us", "p99_us", 1e-3),
+            "reference": "—", "raw": "—",
+            "ratio": "—" if tmpfs_p50 is None or raw_p50 is None
+            else f"p50 = raw {tmpfs_p50 - raw_p50:+.0f} µs",
+            "target": "—", "met": "—",
+        })
+
     lane_rate, raw_rate = f("lane", "burst", "jobs_per_s"), f("raw", "burst", "jobs_per_s")
     seed_rate = f("seed", "burst", "jobs_per_s")
     notes = f("lane", "burst", "notes")

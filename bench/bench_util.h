@@ -20,7 +20,9 @@ inline std::int64_t now_ns(clockid_t clock = CLOCK_MONOTONIC) {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-inline double seconds_since(std::int64_t start_ns) { return (now_ns() - start_ns) / 1e9; }
+inline double seconds_since(std::int64_t start_ns) {
+  return (now_ns() - start_ns) / 1e9;
+}
 
 // Nearest-rank percentile (p in [0, 100]) of an unsorted sample; 0 when empty.
 inline double percentile(std::vector<double> sample, double p) {

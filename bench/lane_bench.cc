@@ -102,12 +102,13 @@ Note wait_finished(Lane& lane, const meanwhile::JobId& id, std::chrono::millisec
 }
 
 Json base_figures(const Config& config) {
-  return Json{{"scenario", config.scenario},
-              {"cgroups", config.cgroups},
-              {"max_slots", config.max_slots}};
+  return Json{
+      {"scenario", config.scenario}, {"cgroups", config.cgroups}, {"max_slots", config.max_slots}};
 }
 
-void print(const Json& figures) { std::printf("%s\n", figures.dump().c_str()); }
+void print(const Json& figures) {
+  std::printf("%s\n", figures.dump().c_str());
+}
 
 int roundtrip(const Config& config, long long n) {
   TempDir dir(config.base_dir);

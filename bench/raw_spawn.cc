@@ -123,11 +123,11 @@ int concurrent(long long n, long long secs, long long threads) {
 int bigout(long long bytes, std::string file) {
   if (file.empty()) {
     const char* tmp = std::getenv("TMPDIR");
-    file = std::string(tmp && *tmp ? tmp : "/tmp") + "/raw_spawn_bigout." +
-           std::to_string(getpid());
+    file =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/raw_spawn_bigout." + std::to_string(getpid());
   }
-  std::string command = "head -c " + std::to_string(bytes) + " /dev/zero | tr '\\0' x > '" +
-                        file + "'";
+  std::string command =
+      "head -c " + std::to_string(bytes) + " /dev/zero | tr '\\0' x > '" + file + "'";
   auto start = bench::now_ns();
   pid_t pid = spawn_shell(command);
   if (pid < 0 || !reap(pid)) return 1;

@@ -122,6 +122,7 @@ def main():
                "machine": machine(), "quick": quick, "sizes": sizes,
                "raw": {}, "seed": {}, "lane": {}, "agent": {}, "missing": []}
     missing = results["missing"]
+    results["load_before"] = [round(x, 2) for x in os.getloadavg()]
     work = tempfile.mkdtemp(prefix="meanwhile-bench.")  # bigout files: same disk for both
     total_start = time.monotonic()
     try:
@@ -144,6 +145,10 @@ def main():
             base = ["--dir", work] + (["--stamp", stamp] if stamp else [])
             l = results["lane"]
             l["roundtrip"] = run_json([lane, "roundtrip", str(n_rt)] + base, 300, "lane roundtrip")
+            if os.path.isdir("/dev/shm"):  # diagnostic: the same with the data dir in memory
+                l["roundtrip_tmpfs"] = run_json(
+                    [lane, "roundtrip", str(n_rt), "--dir", "/dev/shm"], 300,
+                    "lane roundtrip (data dir on tmpfs)")
             l["burst"] = run_json([lane, "burst", str(n_burst)] + base, 300, "lane burst")
             l["concurrent"] = run_json([lane, "concurrent", str(n_conc), str(secs)] + base, 300,
                                        "lane concurrent")
@@ -203,6 +208,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     results["total_s"] = round(time.monotonic() - total_start, 1)
+    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["rows"] = build_rows(results)
     with open(args.results, "w") as f:
         json.dump(results, f, indent=2)
@@ -212,6 +218,11 @@ def main():
           f"{m['nproc']} cores, {m['cpu']}{' (VM)' if m['virtual_machine'] else ''}, "
           f"kernel {m['kernel']}\n")
     print(render_markdown(results["rows"]))
+    busy = max(results["load_before"][0], results["load_after"][0])
+    if busy > 0.5 * (m["nproc"] or 1):
+        print(f"\nwarning: the machine was busy (1-min load average up to {busy:.1f} on "
+              f"{m['nproc']} cores): other work competed with the scenarios, so timings are "
+              "pessimistic and noisy. Run again on an idle machine for reference figures.")
     if args.with_claude_code:
         print(f"\nClaude Code {args.claude_code_version or '(version unknown)'} runs against "
               "bench/tolerant_model_server.py; meanwhile against tests/llm's fake_model_server"

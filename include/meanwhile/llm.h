@@ -44,6 +44,8 @@ class Provider {
   // (429, 500, 502, 503, 504, 529, connection errors) with backoff; returns an Error with the
   // API's own message otherwise. `cancel`, when set to true from another thread (Ctrl+C),
   // makes it return an Error "interrupted" promptly. The API key never appears in an Error.
+  // A retry after a failure mid-stream starts the turn again: text already passed to on_text
+  // is streamed again, after on_retry has been called (a UI can say so).
   virtual Result<Response> send(const Request& request, const StreamHandler& handler,
                                 const std::atomic<bool>* cancel) = 0;
   virtual std::string name() const = 0;  // "anthropic", "openai", "script"

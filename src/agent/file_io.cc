@@ -2,11 +2,13 @@
 #include "agent/file_io.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -56,6 +58,20 @@ Result<UniqueFd> open_for_reading(const WorkspacePath& wp, const std::string& sh
     return make_error(
         shown + " is not a regular file (a device, pipe or socket); it cannot be read as text");
   return fd;
+}
+
+Status check_writable(const WorkspacePath& wp, const std::string& shown, const ToolContext& ctx) {
+  const std::string& configured = ctx.lane.options().data_dir;
+  if (configured.empty()) return Ok{};
+  std::unique_ptr<char, decltype(&free)> real(::realpath(configured.c_str(), nullptr), &free);
+  const std::string data_dir = real ? std::string(real.get()) : configured;
+  const std::string& path = wp.absolute;
+  if (path == data_dir ||
+      (path.size() > data_dir.size() && path.compare(0, data_dir.size(), data_dir) == 0 &&
+       path[data_dir.size()] == '/'))
+    return make_error("path " + shown + " is inside meanwhile's data directory " + data_dir +
+                      " (the job store and logs); file tools do not write there");
+  return Ok{};
 }
 
 Result<std::string> read_all(int fd, const std::string& shown, std::size_t limit) {

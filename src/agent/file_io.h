@@ -10,6 +10,7 @@
 
 #include "agent/workspace_path.h"
 #include "meanwhile/result.h"
+#include "meanwhile/tools.h"
 #include "runtime/unique_fd.h"
 
 namespace meanwhile {
@@ -28,6 +29,9 @@ Result<UniqueFd> open_for_reading(const WorkspacePath& wp, const std::string& sh
                                   struct stat& st);
 // The rest of the file, refused when larger than `limit`.
 Result<std::string> read_all(int fd, const std::string& shown, std::size_t limit);
+// Refuses writes into the lane's data directory (the job store and logs live there); reading
+// the logs stays allowed.
+Status check_writable(const WorkspacePath& wp, const std::string& shown, const ToolContext& ctx);
 // Creates or truncates `absolute` and writes `data`.
 Status write_all(const std::string& absolute, const std::string& shown, std::string_view data);
 // "   12\tline\n" as cat -n prints it, the line cut when longer than kMaxLineBytes.

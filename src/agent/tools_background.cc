@@ -114,7 +114,8 @@ std::string job_details(const JobInfo& job) {
                         job.status == JobStatus::running ? " besides the leader" : "",
                         job.descendants.size(), pids);
   }
-  text += fmt::format("output: {} logged, {} lines", format_bytes(job.bytes_logged), job.lines);
+  text += fmt::format("output: {} logged, {} line{}", format_bytes(job.bytes_logged), job.lines,
+                      job.lines == 1 ? "" : "s");
   if (job.bytes_dropped > 0)
     text += fmt::format(", {} dropped past the log cap", format_bytes(job.bytes_dropped));
   text += "\n";

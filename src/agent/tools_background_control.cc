@@ -1,5 +1,6 @@
 // background_kill and background_input: acting on a running job.
 #include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -53,6 +54,16 @@ ToolResult background_kill(const json& args, ToolContext& ctx) {
       if (!done) break;
       if (*done) ended = **done;
     }
+    // The leader ends first; the rest of its group is still exiting for a moment. Wait for
+    // that too, so "killed" means gone (and a second kill finds nothing left). get() is what
+    // looks the descendants up.
+    if (ended)
+      if (auto fresh = ctx.lane.get(id); fresh) ended = *fresh;
+    while (ended && !ended->descendants.empty() && std::chrono::steady_clock::now() < deadline &&
+           !cancel_requested(ctx)) {
+      std::this_thread::sleep_for(milliseconds(10));
+      if (auto fresh = ctx.lane.get(id); fresh) ended = *fresh;
+    }
   }
 
   std::string text;
@@ -70,8 +81,10 @@ ToolResult background_kill(const json& args, ToolContext& ctx) {
       text += fmt::format(" and {} other process{} it started", job.descendants.size(),
                           job.descendants.size() == 1 ? "" : "es");
     text += ")";
-    if (ended)
-      text += fmt::format("; it {}", describe_outcome(*ended));
+    if (ended) text += fmt::format("; it {}", describe_outcome(*ended));
+    if (ended && !ended->descendants.empty())
+      text += fmt::format(" ({} of its processes still exiting: {})", ended->descendants.size(),
+                          pid_list(ended->descendants));
     else
       text +=
           "; it is still shutting down (SIGKILL follows after the grace period); you will be "

@@ -1,6 +1,7 @@
 // background_wait: blocks until a job the model cares about reports something, or a timeout.
 // It takes those jobs' notes from the lane's queue and returns every one of them, so nothing it
 // consumed is lost to the model.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -96,13 +97,6 @@ ToolResult background_wait(const json& args, ToolContext& ctx) {
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
 
   WaitOutcome out;
-  // Jobs that already ended answer at once (their finished note may have been shown already).
-  auto ended_now = [&] {
-    std::vector<JobInfo> ended;
-    for (const auto& id : ids)
-      if (auto job = ctx.lane.get(id); job && is_terminal(job->status)) ended.push_back(*job);
-    return ended;
-  };
   for (const auto& id : ids)
     if (auto job = ctx.lane.get(id); !job)
       return error_result(unknown_task_message(id, job.error()));
@@ -118,7 +112,6 @@ ToolResult background_wait(const json& args, ToolContext& ctx) {
 
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(timeout_seconds));
-  auto next_check = start;
   int reported_seconds = 0;
   const std::string waiting_for = ids.empty() ? "any job" : "task " + id_list(ids);
   while (true) {
@@ -127,18 +120,19 @@ ToolResult background_wait(const json& args, ToolContext& ctx) {
       break;
     }
     auto now = Clock::now();
-    if (now >= next_check && !ids.empty()) {
-      next_check = now + milliseconds(500);
-      auto ended = ended_now();
-      if (!ended.empty()) {
-        // Take their pending notes too, so they are reported here and only here.
+    if (!ids.empty()) {
+      // A job that already ended answers at once (its finished note may have been shown
+      // before); the check is in memory, cheap enough for every slice.
+      auto ended = ctx.lane.wait_terminal(ids, milliseconds(0));
+      if (!ended) return error_result(ended.error());
+      if (*ended) {
+        // Take the pending notes of these jobs too, so they are reported here and only here.
         out.notes = ctx.lane.wait(milliseconds(0), ids);
-        for (const auto& job : ended) {
-          bool noted = std::any_of(out.notes.begin(), out.notes.end(), [&](const Note& n) {
-            return n.job == job.id && n.kind == NoteKind::finished;
-          });
-          if (!noted) out.ended_unnoted.push_back(job);
-        }
+        const JobInfo& job = **ended;
+        bool noted = std::any_of(out.notes.begin(), out.notes.end(), [&](const Note& n) {
+          return n.job == job.id && n.kind == NoteKind::finished;
+        });
+        if (!noted) out.ended_unnoted.push_back(job);
         break;
       }
     }

@@ -164,8 +164,8 @@ ToolResult run_bash(const json& args, ToolContext& ctx) {
       // The finished note may have been taken by another reader of the lane (a host draining
       // concurrently): the job's record still tells.
       next_check = now + milliseconds(500);
-      auto info = ctx.lane.get(*id);
-      if (info && is_terminal(info->status)) return finished_result(ctx.lane, *info);
+      auto ended = ctx.lane.wait_terminal({*id}, milliseconds(0));
+      if (ended && *ended) return finished_result(ctx.lane, **ended);
     }
     int seconds = static_cast<int>(std::chrono::duration<double>(now - start).count());
     if (ctx.progress && seconds > reported_seconds) {

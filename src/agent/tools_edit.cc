@@ -80,6 +80,7 @@ ToolResult run_edit_file(const json& args, ToolContext& ctx) {
     return error_result("old_text and new_text are identical; there is nothing to change");
   auto wp = resolve_workspace_path(ctx.workspace, shown);
   if (!wp) return error_result(wp.error());
+  if (auto ok = check_writable(*wp, shown, ctx); !ok) return error_result(ok.error());
   struct stat st {};
   auto fd = open_for_reading(*wp, shown, st);
   if (!fd) return error_result(fd.error());

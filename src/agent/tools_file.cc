@@ -118,6 +118,7 @@ ToolResult write_file(const json& args, ToolContext& ctx) {
   const std::string content = string_arg(args, "content");
   auto wp = resolve_workspace_path(ctx.workspace, shown);
   if (!wp) return error_result(wp.error());
+  if (auto ok = check_writable(*wp, shown, ctx); !ok) return error_result(ok.error());
   struct stat st {};
   bool existed = ::stat(wp->absolute.c_str(), &st) == 0;
   if (existed && S_ISDIR(st.st_mode))

@@ -61,7 +61,9 @@ void Console::info(const std::string& line) {
   std::fflush(info_out_);
 }
 
-void Console::dim(const std::string& line) { info(style("2", line)); }
+void Console::dim(const std::string& line) {
+  info(style("2", line));
+}
 
 void Console::error(const std::string& line) {
   end_text();
@@ -70,7 +72,8 @@ void Console::error(const std::string& line) {
 }
 
 void Console::notes(const std::vector<Note>& notes) {
-  for (const Note& note : notes) info(style("1;36", "── background: " + describe_note(note) + " ──"));
+  for (const Note& note : notes)
+    info(style("1;36", "── background: " + describe_note(note) + " ──"));
 }
 
 agent::LoopEvents Console::loop_events() {
@@ -100,8 +103,8 @@ agent::LoopEvents Console::loop_events() {
     notes(list);
   };
   events.on_retry = [this](int attempt, const std::string& why, std::chrono::milliseconds wait) {
-    dim("(attempt " + std::to_string(attempt) + " failed: " + one_line(why, 120) + "; retrying in " +
-        seconds(wait.count() / 1000.0) + ")");
+    dim("(attempt " + std::to_string(attempt) + " failed: " + one_line(why, 120) +
+        "; retrying in " + seconds(wait.count() / 1000.0) + ")");
   };
   return events;
 }
@@ -117,7 +120,8 @@ std::string summarize_tool_input(const std::string& name, const json& input) {
     }
     return one_line(s, 60);
   }
-  return input.empty() ? "" : one_line(input.dump(-1, ' ', false, json::error_handler_t::replace), 70);
+  return input.empty() ? ""
+                       : one_line(input.dump(-1, ' ', false, json::error_handler_t::replace), 70);
 }
 
 std::string preview_result(const ToolResult& result, std::size_t width) {
@@ -153,7 +157,8 @@ std::string describe_note(const Note& note) {
   who += " (" + what + ")";
   switch (note.kind) {
     case NoteKind::matched:
-      return who + " printed a watched line: " + one_line(note.lines.empty() ? "" : note.lines.back(), 60);
+      return who + " printed a watched line: " +
+             one_line(note.lines.empty() ? "" : note.lines.back(), 60);
     case NoteKind::stalled:
       return who + " has printed nothing for a while";
     case NoteKind::finished:

@@ -36,8 +36,8 @@ class Console {
   FILE* text_out_;
   FILE* info_out_;
   bool color_;
-  bool text_open_ = false;     // streamed text without its final newline
-  bool streamed_ = false;      // text arrived through on_text during this model call
+  bool text_open_ = false;  // streamed text without its final newline
+  bool streamed_ = false;   // text arrived through on_text during this model call
 };
 
 // Short forms used in tool lines and job status lines.

@@ -38,7 +38,9 @@ Interrupt& Interrupt::install() {
   return *instance;
 }
 
-int Interrupt::fd() const { return g_pipe[0]; }
+int Interrupt::fd() const {
+  return g_pipe[0];
+}
 
 void Interrupt::reset() {
   flag_.store(false);

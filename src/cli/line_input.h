@@ -17,11 +17,11 @@ class LineInput {
   virtual void stop() = 0;                            // terminal back to normal mode
   virtual void on_readable() = 0;                     // stdin has bytes
   virtual std::optional<std::string> take_line() = 0;
-  virtual bool eof() const = 0;                       // Ctrl+D on an empty line, or end of input
-  virtual std::string partial() const = 0;            // the half-typed line
-  virtual void restore(const std::string& text) = 0;  // after start(): puts text back on the line
-  virtual void erase_line() = 0;                      // after stop(): wipes the prompt line
-  virtual void remember(const std::string& line) = 0; // history
+  virtual bool eof() const = 0;                        // Ctrl+D on an empty line, or end of input
+  virtual std::string partial() const = 0;             // the half-typed line
+  virtual void restore(const std::string& text) = 0;   // after start(): puts text back on the line
+  virtual void erase_line() = 0;                       // after stop(): wipes the prompt line
+  virtual void remember(const std::string& line) = 0;  // history
 };
 
 // `history_path` empty: no history file.

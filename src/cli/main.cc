@@ -2,11 +2,11 @@
 // and hands over to print mode, the REPL or the MCP server.
 #include <CLI/CLI.hpp>
 
+#include <termios.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <termios.h>
-#include <unistd.h>
 
 #include "cli/print_mode.h"
 #include "cli/session.h"
@@ -47,32 +47,45 @@ int serve_mcp(const std::string& workspace) {
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CliOptions o;
-  CLI::App app{"meanwhile: a coding agent whose slow commands run in a background lane.\n"
-               "Without -p: an interactive session. Configuration: ANTHROPIC_API_KEY,\n"
-               "ANTHROPIC_BASE_URL, MODEL_ID, LLM_PROVIDER=anthropic|openai, OPENAI_API_KEY,\n"
-               "OPENAI_BASE_URL, from the environment or WORKSPACE/.env (the environment wins).",
-               "meanwhile"};
+  CLI::App app{
+      "meanwhile: a coding agent whose slow commands run in a background lane.\n"
+      "Without -p: an interactive session. Configuration: ANTHROPIC_API_KEY,\n"
+      "ANTHROPIC_BASE_URL, MODEL_ID, LLM_PROVIDER=anthropic|openai, OPENAI_API_KEY,\n"
+      "OPENAI_BASE_URL, from the environment or WORKSPACE/.env (the environment wins).",
+      "meanwhile"};
   app.set_version_flag("--version", std::string("meanwhile ") + MEANWHILE_VERSION);
-  CLI::Option* print_opt = app.add_option("-p,--print", o.prompt, "Run one task without interaction and print the result "
-                                         "(\"-\": read the prompt from stdin)");
-  app.add_option("--output-format", o.output_format, "text, or stream-json: one JSON event per line")
+  CLI::Option* print_opt = app.add_option("-p,--print", o.prompt,
+                                          "Run one task without interaction and print the result "
+                                          "(\"-\": read the prompt from stdin)");
+  app.add_option("--output-format", o.output_format,
+                 "text, or stream-json: one JSON event per line")
       ->check(CLI::IsMember({"text", "stream-json"}));
   app.add_option("--model", o.model, "Model id (default: MODEL_ID, else the provider's default)");
   app.add_option("--provider", o.provider, "anthropic, openai (any compatible endpoint) or script")
       ->check(CLI::IsMember({"anthropic", "openai", "script"}));
-  app.add_option("--script", o.script, "The scripted model's replies (JSONL) for --provider script");
+  app.add_option("--script", o.script,
+                 "The scripted model's replies (JSONL) for --provider script");
   app.add_option("--max-turns", o.max_turns, "At most this many model calls (0: no limit)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--wake", o.wake, "auto: a finished job wakes the idle model; off: it waits for "
-                                   "you (print mode: exit without waiting)")
+  app.add_option("--wake", o.wake,
+                 "auto: a finished job wakes the idle model; off: it waits for "
+                 "you (print mode: exit without waiting)")
       ->check(CLI::IsMember({"auto", "off"}));
-  app.add_option("--max-wait", o.max_wait_s, "Print mode: seconds to wait for a running job to "
-                                             "finish before giving up")
+  app.add_option("--max-wait", o.max_wait_s,
+                 "Print mode: seconds to wait for a running job to "
+                 "finish before giving up")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
   app.add_option("--workspace", o.workspace, "The project directory (default: the current one)");
-  CLI::App* mcp = app.add_subcommand("mcp", "Serve the background tools to an MCP client over stdio");
+  app.footer(
+      "Exit codes: 0 done; 1 error (the model API failed after retries, --max-turns or\n"
+      "--max-wait reached); 2 usage or configuration error; 130 interrupted (Ctrl+C).\n"
+      "Sessions are saved in WORKSPACE/.meanwhile/sessions/; jobs' logs in "
+      "WORKSPACE/.meanwhile/logs/.");
+  CLI::App* mcp = app.add_subcommand("mcp",
+                                     "Serve the background tools to an MCP client over stdio "
+                                     "(jobs run in --workspace, default: the current directory)");
   mcp->fallthrough();
 
   try {

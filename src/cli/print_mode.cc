@@ -29,7 +29,8 @@ WaitResult wait_for_note(Session& s, JsonLines* json_out, Clock::time_point dead
     pollfd fds[3] = {{s.lane->notify_fd(), POLLIN, 0},
                      {s.interrupt->fd(), POLLIN, 0},
                      {s.job_events.fd(), POLLIN, 0}};
-    int n = ::poll(fds, json_out ? 3 : 2, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
+    int n =
+        ::poll(fds, json_out ? 3 : 2, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
     if (n < 0 && errno != EINTR) return WaitResult::timed_out;
     if (json_out && (fds[2].revents & POLLIN)) s.job_events.flush(*json_out);
   }
@@ -54,6 +55,12 @@ int run_print_mode(Session& s, const CliOptions& options) {
     events.on_tool_result = [&s, &json_out, on_tool_result](const json& use, const ToolResult& r) {
       on_tool_result(use, r);
       s.job_events.flush(json_out);
+    };
+    auto on_background_results = events.on_background_results;
+    events.on_background_results = [&s, &json_out, on_background_results](
+                                       const std::vector<Note>& notes, const std::string& block) {
+      s.job_events.flush(json_out);  // a job's "exited" event comes before its result
+      on_background_results(notes, block);
     };
     auto on_assistant = events.on_assistant;
     events.on_assistant = [&s, &json_out, on_assistant](const json& m) {
@@ -84,12 +91,9 @@ int run_print_mode(Session& s, const CliOptions& options) {
     if (stream_json) {
       s.job_events.flush(json_out);
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-      json result = {{"type", "result"},
-                     {"subtype", subtype},
-                     {"is_error", code != kExitOk},
-                     {"num_turns", calls},
-                     {"duration_ms", ms.count()},
-                     {"result", final_text}};
+      json result = {
+          {"type", "result"},   {"subtype", subtype},        {"is_error", code != kExitOk},
+          {"num_turns", calls}, {"duration_ms", ms.count()}, {"result", final_text}};
       if (!error.empty()) result["error"] = error;
       json_out.emit(std::move(result));
     } else {
@@ -125,8 +129,8 @@ int run_print_mode(Session& s, const CliOptions& options) {
         console.dim("(waiting for " + std::to_string(active.size()) + " background job" +
                     (active.size() == 1 ? "" : "s") + " to finish…)");
       }
-      auto deadline = Clock::now() + std::chrono::milliseconds(
-                                         static_cast<long long>(std::llround(options.max_wait_s * 1000)));
+      auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(
+                                         std::llround(options.max_wait_s * 1000)));
       switch (wait_for_note(s, stream_json ? &json_out : nullptr, deadline)) {
         case WaitResult::note:
           break;

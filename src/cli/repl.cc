@@ -40,14 +40,18 @@ std::string trim(const std::string& s) {
 class Repl {
  public:
   Repl(Session& s, const CliOptions& options)
-      : s_(s), options_(options), console_(stdout, stdout), terminal_(::isatty(STDIN_FILENO) != 0) {}
+      : s_(s),
+        options_(options),
+        console_(stdout, stdout),
+        terminal_(::isatty(STDIN_FILENO) != 0) {}
 
   int run() {
     s_.start_loop(console_.loop_events());
     console_.info("meanwhile " MEANWHILE_VERSION " · " + s_.config.model + " (" + s_.config.kind +
                   ") · " + s_.workspace);
-    console_.dim("Slow commands run in the background and wake the model when they finish. "
-                 "/help for commands, Ctrl+D to exit.");
+    console_.dim(
+        "Slow commands run in the background and wake the model when they finish. "
+        "/help for commands, Ctrl+D to exit.");
     if (!s_.loop->messages().empty()) {
       console_.dim("(continuing the last session: " + std::to_string(s_.loop->messages().size()) +
                    " messages)");
@@ -205,7 +209,8 @@ class Repl {
       return;
     }
     console_.info(chunk->text.empty() ? "(no output yet)" : chunk->text);
-    console_.dim(std::string(chunk->job_running ? "(running; " : "(") + "log: " + chunk->log_path + ")");
+    console_.dim(std::string(chunk->job_running ? "(running; " : "(") + "log: " + chunk->log_path +
+                 ")");
   }
 
   void wait_for_job() {
@@ -262,6 +267,8 @@ class Repl {
 
 }  // namespace
 
-int run_repl(Session& session, const CliOptions& options) { return Repl(session, options).run(); }
+int run_repl(Session& session, const CliOptions& options) {
+  return Repl(session, options).run();
+}
 
 }  // namespace meanwhile::cli

@@ -13,7 +13,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void say(const std::string& line) { std::fprintf(stderr, "meanwhile: %s\n", line.c_str()); }
+void say(const std::string& line) {
+  std::fprintf(stderr, "meanwhile: %s\n", line.c_str());
+}
 
 }  // namespace
 
@@ -36,7 +38,8 @@ std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code
   agent::DotEnv dotenv = agent::load_dotenv(s->workspace);
   for (const std::string& w : dotenv.warnings) say(".env " + w);
   agent::CliChoices choices{options.provider, options.model, options.script};
-  if (!choices.script_path.empty()) choices.script_path = fs::absolute(choices.script_path, ec).string();
+  if (!choices.script_path.empty())
+    choices.script_path = fs::absolute(choices.script_path, ec).string();
   auto config = agent::resolve_provider_config(choices, agent::process_env(), dotenv.values);
   if (!config) {
     say(config.error());
@@ -67,7 +70,8 @@ std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code
   s->lane = std::move(*lane);
   s->registry = ToolRegistry::standard();
   s->interrupt = &Interrupt::install();
-  s->tool_context = std::make_unique<ToolContext>(ToolContext{*s->lane, s->workspace, s->interrupt->flag(), {}});
+  s->tool_context =
+      std::make_unique<ToolContext>(ToolContext{*s->lane, s->workspace, s->interrupt->flag(), {}});
 
   const std::string sessions = s->data_dir + "/sessions";
   if (options.resume) {

@@ -19,15 +19,15 @@
 namespace meanwhile::cli {
 
 struct CliOptions {
-  std::string prompt;        // -p; "-" reads stdin
-  bool print = false;        // -p given
+  std::string prompt;  // -p; "-" reads stdin
+  bool print = false;  // -p given
   std::string output_format = "text";
   std::string model, provider, script;
-  int max_turns = 0;         // 0: unlimited
+  int max_turns = 0;  // 0: unlimited
   std::string wake = "auto";
   double max_wait_s = 1800;
-  bool resume = false;       // --continue
-  std::string workspace;     // empty: the current directory
+  bool resume = false;    // --continue
+  std::string workspace;  // empty: the current directory
 };
 
 // Exit codes.

@@ -99,21 +99,12 @@ void Session::handle_notification(const std::string& method, const json& params)
 
 void Session::handle_request(const json& id, const std::string& method, const json& params) {
   if (method == "ping") return respond(id, json::object());
-  if (method == "initialize") {
-    json result = initialize(id, params);
-    if (!result.is_null()) respond(id, std::move(result));
-    return;
-  }
+  if (method == "initialize") return initialize(id, params);
   if (!initialized_) {
     return respond_error(id, jsonrpc::kInvalidRequest,
                          "Invalid request: the server is not initialized: send initialize first");
   }
-  if (method == "tools/list") {
-    std::string error;
-    json result = list_tools(params, error);
-    if (!error.empty()) return respond_error(id, jsonrpc::kInvalidParams, error);
-    return respond(id, std::move(result));
-  }
+  if (method == "tools/list") return list_tools(id, params);
   if (method == "tools/call") {
     return run_async(id,
                      [this, id, params](const Cancel& cancel) { call_tool(id, params, cancel); });
@@ -141,22 +132,17 @@ void Session::handle_request(const json& id, const std::string& method, const js
   respond_error(id, jsonrpc::kMethodNotFound, "Method not found: " + method);
 }
 
-nlohmann::json Session::initialize(const json& id, const json& params) {
+void Session::initialize(const json& id, const json& params) {
   if (initialized_) {
-    respond_error(id, jsonrpc::kInvalidRequest, "Invalid request: already initialized");
-    return nullptr;
+    return respond_error(id, jsonrpc::kInvalidRequest, "Invalid request: already initialized");
   }
   auto requested = required_string(params, "protocolVersion");
-  if (!requested) {
-    respond_error(id, jsonrpc::kInvalidParams, requested.error());
-    return nullptr;
-  }
+  if (!requested) return respond_error(id, jsonrpc::kInvalidParams, requested.error());
   for (const char* field : {"capabilities", "clientInfo"}) {
     auto it = params.find(field);
     if (it != params.end() && !it->is_object()) {
-      respond_error(id, jsonrpc::kInvalidParams,
-                    fmt::format("Invalid params: {}: expected an object", field));
-      return nullptr;
+      return respond_error(id, jsonrpc::kInvalidParams,
+                           fmt::format("Invalid params: {}: expected an object", field));
     }
   }
   protocol_version_ = negotiate_protocol_version(*requested);
@@ -175,24 +161,24 @@ nlohmann::json Session::initialize(const json& id, const json& params) {
                              {"cancel", json::object()},
                              {"requests", {{"tools", {{"call", json::object()}}}}}};
   }
-  return json{{"protocolVersion", protocol_version_},
-              {"capabilities", capabilities},
-              {"serverInfo", {{"name", "meanwhile"}, {"version", MEANWHILE_VERSION}}},
-              {"instructions", kInstructions}};
+  respond(id, json{{"protocolVersion", protocol_version_},
+                   {"capabilities", capabilities},
+                   {"serverInfo", {{"name", "meanwhile"}, {"version", MEANWHILE_VERSION}}},
+                   {"instructions", kInstructions}});
 }
 
-nlohmann::json Session::list_tools(const json& params, std::string& error) {
+void Session::list_tools(const json& id, const json& params) {
   auto cursor = params.find("cursor");
   if (cursor != params.end() && !cursor->is_null()) {
     // Every tool fits on the first page: no cursor is ever handed out.
-    error = "Invalid params: cursor: not a cursor this server returned";
-    return nullptr;
+    return respond_error(id, jsonrpc::kInvalidParams,
+                         "Invalid params: cursor: not a cursor this server returned");
   }
   json tools = json::array();
   for (const ToolDef& def : registry_.tools()) {
     if (def.background) tools.push_back(tool_to_json(def, features_));
   }
-  return json{{"tools", std::move(tools)}};
+  respond(id, json{{"tools", std::move(tools)}});
 }
 
 void Session::run_async(const json& id, std::function<void(const Cancel&)> work) {

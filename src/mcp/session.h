@@ -63,8 +63,8 @@ class Session {
   void respond(const json& id, json result, const Cancel& cancel = nullptr);
   void respond_error(const json& id, int code, std::string message, const Cancel& cancel = nullptr);
 
-  json initialize(const json& id, const json& params);
-  json list_tools(const json& params, std::string& error);
+  void initialize(const json& id, const json& params);
+  void list_tools(const json& id, const json& params);
   void call_tool(const json& id, const json& params, const Cancel& cancel);
   void call_tool_as_task(const json& id, const std::string& name, const json& arguments,
                          const json& task, const Cancel& cancel);

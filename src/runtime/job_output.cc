@@ -55,27 +55,27 @@ void TailBuffer::release() {
   start_ = 0;
 }
 
-Status JobOutput::open_log(const std::string& path) {
-  log_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
-  if (!log_) {
-    const int err = errno;
-    auto error = make_error("cannot create the log file " + path + ": " + std::strerror(err));
-    errno = err;  // the lane tells a lack of fds (retried) from other failures
-    return error;
-  }
-  return Ok{};
-}
-
 std::size_t JobOutput::write_log(std::string_view chunk) {
-  if (!log_ || log_failed_ || log_written_ >= log_cap_) return 0;
-  std::size_t want =
-      static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), log_cap_ - log_written_));
+  if (log_failed_ || log_written_ >= log_cap_) return 0;
+  if (!log_) {
+    log_.reset(
+        ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+    if (!log_) {
+      log_failed_ = true;
+      log_error_ = "cannot create the log file " + log_path_ + ": " + std::strerror(errno);
+      return 0;
+    }
+  }
+  std::size_t want = static_cast<std::size_t>(
+      std::min<std::uint64_t>(chunk.size(), log_cap_ - log_written_));
   std::size_t done = 0;
   while (done < want) {
     ssize_t n = ::write(log_.get(), chunk.data() + done, want - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       log_failed_ = true;
+      log_error_ = "cannot write the log file " + log_path_ + ": " +
+                   std::strerror(n < 0 ? errno : ENOSPC);
       break;
     }
     done += static_cast<std::size_t>(n);

@@ -1,5 +1,6 @@
-// What the lane keeps of a job's output: the log file on disk (written as each chunk is read,
-// up to the job's cap; past it bytes are counted and dropped), counters, the first bytes and a
+// What the lane keeps of a job's output: the log file on disk (created with the first byte and
+// written as each chunk is read, up to the job's cap; past it bytes are counted and dropped;
+// a job that prints nothing has no file), counters, the first bytes and a
 // bounded tail in memory (for last_line and the finished note's preview), and a line splitter
 // for watch regexes. The memory per job is bounded by tail_bytes + 1 KiB + 64 KiB (a line being
 // matched), whatever the job prints.
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "meanwhile/result.h"
 #include "runtime/unique_fd.h"
@@ -36,12 +38,14 @@ class JobOutput {
 
   JobOutput(std::uint64_t log_cap, std::size_t tail_bytes) : log_cap_(log_cap), tail_(tail_bytes) {}
 
-  // Creates (truncates) the log file.
-  Status open_log(const std::string& path);
+  // Where the log goes; it is created (or truncated) by the first write_log().
+  void set_log_path(std::string path) { log_path_ = std::move(path); }
   void close_log() { log_.reset(); }
 
   // Lane thread, no lock: appends what fits under the cap to the log; returns the bytes written.
   std::size_t write_log(std::string_view chunk);
+  // Once, after the log could not be created or written: why (later bytes count as dropped).
+  std::string take_log_error() { return std::exchange(log_error_, std::string()); }
   // Under the lane's snapshot lock: counters, head and tail.
   void record(std::string_view chunk, std::size_t written);
 
@@ -59,7 +63,9 @@ class JobOutput {
 
  private:
   std::uint64_t log_cap_;
+  std::string log_path_;
   UniqueFd log_;
+  std::string log_error_;
   std::uint64_t log_written_ = 0;  // lane thread: what write_log() put in the file
   bool log_failed_ = false;        // a write error (disk full): later bytes count as dropped
   std::uint64_t bytes_seen_ = 0;

@@ -81,13 +81,11 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
     return make_error("invalid timeout of " + std::to_string(spec.timeout->count()) +
                       " ms: a timeout must be positive (leave it unset for none)");
   }
-  std::optional<std::regex> watch;
+  std::shared_ptr<const WatchRegex> watch;
   if (!spec.watch.empty()) {
-    try {
-      watch.emplace(spec.watch, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return make_error("invalid watch regex '" + spec.watch + "': " + e.what());
-    }
+    auto compiled = WatchRegex::compile(spec.watch);
+    if (!compiled) return make_error(compiled.error());
+    watch = std::move(*compiled);
   }
   if (auto st = JobEnvironment::check(spec.env); !st) return make_error(st.error());
   std::string skip_reason;

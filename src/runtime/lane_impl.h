@@ -20,7 +20,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,6 +34,7 @@
 #include "runtime/note_queue.h"
 #include "runtime/store.h"
 #include "runtime/unique_fd.h"
+#include "runtime/watch_regex.h"
 
 namespace meanwhile {
 
@@ -75,7 +75,7 @@ struct Job {
 
   const std::uint64_t key;
   // Set at submit, then read-only.
-  std::optional<std::regex> watch;
+  std::shared_ptr<const WatchRegex> watch;  // null: no watch
   std::string mark;  // MEANWHILE_JOB_MARK value
 
   // Guarded by Impl::mu_ (written by the lane thread, or by submit before the job is shared).

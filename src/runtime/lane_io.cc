@@ -85,9 +85,11 @@ void Lane::Impl::drain_output_now(const JobPtr& job) {
 void Lane::Impl::consume(const JobPtr& job, std::string_view chunk) {
   LiveJob& live = *job->live;
   const std::size_t written = job->output.write_log(chunk);  // on disk before anything else
+  std::string log_error = written < chunk.size() ? job->output.take_log_error() : std::string();
   {
     std::lock_guard lock(mu_);
     job->output.record(chunk, written);
+    if (!log_error.empty()) job->info.error = log_error + "; later output is counted as dropped";
   }
   live.last_output = SteadyClock::now();
   if (live.stalled) {
@@ -128,13 +130,7 @@ void Lane::Impl::on_output_eof(const JobPtr& job) {
 void Lane::Impl::match_line(const JobPtr& job, std::string_view line) {
   LiveJob& live = *job->live;
   std::string cleaned = text::clean(line);
-  bool matched = false;
-  try {
-    matched = std::regex_search(cleaned, *job->watch);
-  } catch (const std::regex_error&) {
-    return;  // too complex for this line: no match
-  }
-  if (!matched) return;
+  if (!job->watch->search(cleaned)) return;
   if (live.fold_lines.size() < NoteQueue::kMaxLines) {
     if (cleaned.size() > kMatchedLineBytes) {
       cleaned = text::cut_middle(cleaned, kMatchedLineBytes, "").text;

@@ -127,10 +127,8 @@ bool Lane::Impl::start(const JobPtr& job) {
 Status Lane::Impl::spawn(const JobPtr& job) {
   LiveJob& live = *job->live;
   const JobInfo& info = job->info;  // the lane thread is its only writer
-  if (auto opened = job->output.open_log(info.log_path); !opened) {
-    spawn_transient_ = is_transient(errno);
-    return opened;
-  }
+  job->output.set_log_path(info.log_path);
+  ::unlink(info.log_path.c_str());  // a stale log of a reset data directory; usually ENOENT
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) {

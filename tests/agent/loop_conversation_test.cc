@@ -14,11 +14,16 @@ namespace {
 
 using namespace testing;
 
-json user(json content) { return {{"role", "user"}, {"content", std::move(content)}}; }
-json assistant(json content) { return {{"role", "assistant"}, {"content", std::move(content)}}; }
+json user(json content) {
+  return {{"role", "user"}, {"content", std::move(content)}};
+}
+json assistant(json content) {
+  return {{"role", "assistant"}, {"content", std::move(content)}};
+}
 
 TEST(LoopRepair, ATrailingToolUseIsAnsweredWithErrorResults) {
-  json messages = {user("hi"), assistant({text("on it"), tool_use("t1", "bash", {{"command", "ls"}})})};
+  json messages = {user("hi"),
+                   assistant({text("on it"), tool_use("t1", "bash", {{"command", "ls"}})})};
   std::vector<std::string> warnings;
   json fixed = repair_conversation(messages, &warnings);
   ASSERT_EQ(fixed.size(), 3u);
@@ -32,11 +37,12 @@ TEST(LoopRepair, ATrailingToolUseIsAnsweredWithErrorResults) {
 }
 
 TEST(LoopRepair, ResultsAreMovedFirstMissingOnesAddedStrayOnesDropped) {
-  json messages = {user({text("a")}),
-                   assistant({tool_use("t1", "x", json::object()), tool_use("t2", "x", json::object())}),
-                   user({text("note"), tool_result_block("t2", "ok", false),
-                         tool_result_block("zz", "stray", false)}),
-                   assistant({text("done")})};
+  json messages = {
+      user({text("a")}),
+      assistant({tool_use("t1", "x", json::object()), tool_use("t2", "x", json::object())}),
+      user({text("note"), tool_result_block("t2", "ok", false),
+            tool_result_block("zz", "stray", false)}),
+      assistant({text("done")})};
   json fixed = repair_conversation(messages, nullptr);
   ASSERT_EQ(fixed.size(), 4u);
   const json& c = fixed[2]["content"];
@@ -48,8 +54,12 @@ TEST(LoopRepair, ResultsAreMovedFirstMissingOnesAddedStrayOnesDropped) {
 }
 
 TEST(LoopRepair, MalformedMessagesEmptyBlocksAndRoleRunsAreFixed) {
-  json messages = {assistant({text("orphan")}), 42, {{"role", "user"}},
-                   user({text("one")}), user({text(""), text("two")}), assistant({text("reply")})};
+  json messages = {assistant({text("orphan")}),
+                   42,
+                   {{"role", "user"}},
+                   user({text("one")}),
+                   user({text(""), text("two")}),
+                   assistant({text("reply")})};
   json fixed = repair_conversation(messages, nullptr);
   ASSERT_EQ(fixed.size(), 2u);
   EXPECT_EQ(fixed[0]["role"], "user");
@@ -76,7 +86,9 @@ TEST(LoopTranscript, MessagesRoundTripAndContinueRepairs) {
   ASSERT_TRUE(t->append(assistant({tool_use("t9", "bash", {{"command", "make"}})})).ok());
   std::string path = t->path();
   EXPECT_NE(path.find("/sessions/"), std::string::npos);
-  { std::ofstream(path, std::ios::app) << "{\"role\": \"user\", \"content\": [tru\n"; }  // torn line
+  {
+    std::ofstream(path, std::ios::app) << "{\"role\": \"user\", \"content\": [tru\n";
+  }  // torn line
 
   json messages;
   std::vector<std::string> warnings;
@@ -122,7 +134,8 @@ TEST(LoopConfig, DotEnvParsing) {
 }
 
 TEST(LoopConfig, EnvironmentWinsOverDotEnvAndCommandLineWinsOverBoth) {
-  EnvMap dotenv = {{"ANTHROPIC_API_KEY", "from-file"}, {"MODEL_ID", "file-model"},
+  EnvMap dotenv = {{"ANTHROPIC_API_KEY", "from-file"},
+                   {"MODEL_ID", "file-model"},
                    {"ANTHROPIC_BASE_URL", "http://file"}};
   auto c = resolve_provider_config({}, env_of({{"ANTHROPIC_API_KEY", "from-env"}}), dotenv);
   ASSERT_TRUE(c.ok()) << c.error();
@@ -137,7 +150,8 @@ TEST(LoopConfig, EnvironmentWinsOverDotEnvAndCommandLineWinsOverBoth) {
 }
 
 TEST(LoopConfig, OpenAiAndScriptAndErrors) {
-  auto o = resolve_provider_config({}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_API_KEY", "k"}}), {});
+  auto o = resolve_provider_config(
+      {}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_API_KEY", "k"}}), {});
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->kind, "openai");
   EXPECT_EQ(o->api_key, "k");
@@ -145,7 +159,8 @@ TEST(LoopConfig, OpenAiAndScriptAndErrors) {
   auto none = resolve_provider_config({}, env_of({}), {});
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().find("ANTHROPIC_API_KEY"), std::string::npos);
-  auto openai_none = resolve_provider_config({"openai", "", ""}, env_of({{"ANTHROPIC_API_KEY", "x"}}), {});
+  auto openai_none =
+      resolve_provider_config({"openai", "", ""}, env_of({{"ANTHROPIC_API_KEY", "x"}}), {});
   ASSERT_FALSE(openai_none.ok());
   EXPECT_NE(openai_none.error().find("OPENAI_API_KEY"), std::string::npos);
 

@@ -117,11 +117,10 @@ TEST_F(LoopTest, NothingToSendMakesNoCall) {
 }
 
 TEST_F(LoopTest, UnknownToolsAndBadInputAreAnsweredWithErrorsAndTheRunGoesOn) {
-  provider.replies = {reply({tool_use("a", "no_such_tool", json::object()),
-                             tool_use("b", "echo", json::object()),
-                             tool_use("c", "echo", {{"text", 42}}),
-                             tool_use("d", "echo", {{"text", "fine"}})}),
-                      reply({text("recovered")})};
+  provider.replies = {
+      reply({tool_use("a", "no_such_tool", json::object()), tool_use("b", "echo", json::object()),
+             tool_use("c", "echo", {{"text", 42}}), tool_use("d", "echo", {{"text", "fine"}})}),
+      reply({text("recovered")})};
   Loop loop = make_loop();
   RunOutcome out = loop.run_user_text("try");
   EXPECT_EQ(out.stop, Stop::end_turn);
@@ -191,7 +190,8 @@ TEST_F(LoopTest, CtrlCDuringTheModelRequestIsInterrupted) {
 
 TEST_F(LoopTest, MaxCallsBoundsModelCalls) {
   for (int i = 0; i < 10; ++i) {
-    provider.replies.push_back(reply({tool_use("e" + std::to_string(i), "echo", {{"text", "again"}})}));
+    provider.replies.push_back(
+        reply({tool_use("e" + std::to_string(i), "echo", {{"text", "again"}})}));
   }
   Loop loop = make_loop();
   RunOutcome out = loop.run_user_text("loop forever", 3);
@@ -201,7 +201,8 @@ TEST_F(LoopTest, MaxCallsBoundsModelCalls) {
 }
 
 TEST_F(LoopTest, EmptyTextBlocksNeverEnterTheConversation) {
-  provider.replies = {reply({text(""), tool_use("t", "echo", {{"text", "a"}})}), reply({text("done")})};
+  provider.replies = {reply({text(""), tool_use("t", "echo", {{"text", "a"}})}),
+                      reply({text("done")})};
   Loop loop = make_loop();
   ASSERT_EQ(loop.run_user_text("x").stop, Stop::end_turn);
   const json& assistant = provider.requests[1].messages[1];

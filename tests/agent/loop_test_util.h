@@ -75,14 +75,17 @@ inline llm::Response reply(json content) {
   return r;
 }
 
-inline json text(const std::string& t) { return {{"type", "text"}, {"text", t}}; }
+inline json text(const std::string& t) {
+  return {{"type", "text"}, {"text", t}};
+}
 
 inline json tool_use(const std::string& id, const std::string& name, json input) {
   return {{"type", "tool_use"}, {"id", id}, {"name", name}, {"input", std::move(input)}};
 }
 
 // Waits (bounded) until the lane has a note queued.
-inline bool wait_for_pending_note(Lane& lane, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+inline bool wait_for_pending_note(Lane& lane,
+                                  std::chrono::milliseconds limit = std::chrono::seconds(10)) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (lane.pending_notes() == 0) {
     if (std::chrono::steady_clock::now() > end) return false;

@@ -31,11 +31,11 @@ class BackgroundToolsTest : public ToolsTest {
 };
 
 TEST_F(BackgroundToolsTest, RunReturnsAtOnceAndNotifies) {
-  auto start = Clock::now();
   auto result = call("background_run", {{"command", "sleep 1; echo finished"}, {"label", "nap"}});
-  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(900));
   ASSERT_FALSE(result.is_error) << result.text;
   const std::string id = result.structured["task_id"];
+  // Returned while the job runs.
+  EXPECT_FALSE(is_terminal(lane_->get(id)->status));
   EXPECT_THAT(result.text,
               StartsWith("started task " + id + ": `sleep 1; echo finished` (nap) (pid "));
   EXPECT_THAT(result.text, HasSubstr("<background-results>"));

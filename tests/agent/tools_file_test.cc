@@ -182,3 +182,35 @@ TEST_F(FileToolsTest, SymlinksInsideAreFollowed) {
 
 }  // namespace
 }  // namespace meanwhile::testing
+
+namespace meanwhile::testing {
+namespace {
+
+TEST_F(FileToolsTest, DataDirectoryIsReadOnly) {
+  // A lane keeping its store inside the workspace, as by default (WORKSPACE/.meanwhile).
+  LaneOptions options;
+  options.workspace = workspace_;
+  options.data_dir = workspace_ + "/.meanwhile";
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  ToolContext ctx{**lane, workspace_, nullptr, {}};
+  auto result =
+      registry_.call("write_file", {{"path", ".meanwhile/jobs.db"}, {"content", "x"}}, ctx);
+  EXPECT_TRUE(result.is_error);
+  EXPECT_THAT(result.text, ::testing::StartsWith(
+                               "path .meanwhile/jobs.db is inside meanwhile's data directory"));
+  result = registry_.call(
+      "edit_file", {{"path", ".meanwhile/logs/1.log"}, {"old_text", "a"}, {"new_text", "b"}}, ctx);
+  EXPECT_TRUE(result.is_error);
+  EXPECT_THAT(result.text, ::testing::HasSubstr("inside meanwhile's data directory"));
+  // Reading (a log, say) is fine.
+  write(".meanwhile/logs/note.txt", "hello\n");
+  result = registry_.call("read_file", {{"path", ".meanwhile/logs/note.txt"}}, ctx);
+  EXPECT_FALSE(result.is_error) << result.text;
+  // A sibling whose name only starts the same is not inside.
+  result = registry_.call("write_file", {{"path", ".meanwhile2/x.txt"}, {"content", "x"}}, ctx);
+  EXPECT_FALSE(result.is_error) << result.text;
+}
+
+}  // namespace
+}  // namespace meanwhile::testing

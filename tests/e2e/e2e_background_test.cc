@@ -25,17 +25,19 @@ void expect_results_then_background(const json& message) {
   EXPECT_EQ(content.back()["text"].get<std::string>().rfind("<background-results>", 0), 0u);
 }
 
-TEST(Background, SlowTestSuiteRunsWhileTheModelWritesAFileAndItsResultIsInjectedLater) {
+TEST(E2eBackground, SlowTestSuiteRunsWhileTheModelWritesAFileAndItsResultIsInjectedLater) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({text_block("Starting the tests in the background."),
-            tool_use("background_run",
-                     {{"command", "sleep 2; echo \"$((2 + 3)) passed\""}, {"label", "tests"}})}),
-      turn({tool_use("write_file", {{"path", "fix.txt"}, {"content", "fixed\n"}})}),
-      turn({tool_use("bash", {{"command", "sleep 3"}})}),
-      turn({text_block("Tests passed and the fix is written.")}),
-  });
-  RunResult r = run_meanwhile({"-p", "run the tests and fix the lint"}, dir.path(), anthropic_env(dir, server));
+  FakeServer server(
+      dir, {
+               turn({text_block("Starting the tests in the background."),
+                     tool_use("background_run", {{"command", "sleep 2; echo \"$((2 + 3)) passed\""},
+                                                 {"label", "tests"}})}),
+               turn({tool_use("write_file", {{"path", "fix.txt"}, {"content", "fixed\n"}})}),
+               turn({tool_use("bash", {{"command", "sleep 3"}})}),
+               turn({text_block("Tests passed and the fix is written.")}),
+           });
+  RunResult r = run_meanwhile({"-p", "run the tests and fix the lint"}, dir.path(),
+                              anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Tests passed and the fix is written."), std::string::npos) << r.out;
   EXPECT_EQ(read_file(dir.file("fix.txt")), "fixed\n");
@@ -55,18 +57,21 @@ TEST(Background, SlowTestSuiteRunsWhileTheModelWritesAFileAndItsResultIsInjected
   EXPECT_NE(block.find("task 1"), std::string::npos) << block;
 }
 
-TEST(Background, ALongBuildCheckedHalfwayShowsRunningAndPartialOutput) {
+TEST(E2eBackground, ALongBuildCheckedHalfwayShowsRunningAndPartialOutput) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("background_run",
-                     {{"command", "echo compiling; sleep 1; echo linking; sleep 3; echo \"build $((1 - 1))k\""},
-                      {"label", "build"}})}),
-      turn({tool_use("bash", {{"command", "sleep 1.6"}})}),
-      turn({tool_use("check_background", {{"task_id", "1"}}),
-            tool_use("background_output", {{"task_id", "1"}})}),
-      turn({text_block("The build is halfway; I'll be woken when it ends.")}),
-      turn({text_block("Build finished.")}),
-  });
+  FakeServer server(
+      dir, {
+               turn({tool_use(
+                   "background_run",
+                   {{"command",
+                     "echo compiling; sleep 1; echo linking; sleep 3; echo \"build $((1 - 1))k\""},
+                    {"label", "build"}})}),
+               turn({tool_use("bash", {{"command", "sleep 1.6"}})}),
+               turn({tool_use("check_background", {{"task_id", "1"}}),
+                     tool_use("background_output", {{"task_id", "1"}})}),
+               turn({text_block("The build is halfway; I'll be woken when it ends.")}),
+               turn({text_block("Build finished.")}),
+           });
   RunResult r = run_meanwhile({"-p", "build it"}, dir.path(), anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = server.answered();
@@ -85,16 +90,19 @@ TEST(Background, ALongBuildCheckedHalfwayShowsRunningAndPartialOutput) {
   EXPECT_NE(background_block(log[4]["request"]).find("build 0k"), std::string::npos);
 }
 
-TEST(Background, ThreeJobsOfOneTwoAndThreeSecondsAreListedWhileRunning) {
+TEST(E2eBackground, ThreeJobsOfOneTwoAndThreeSecondsAreListedWhileRunning) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("background_run", {{"command", "sleep 1; echo out-A"}, {"label", "one"}}),
-            tool_use("background_run", {{"command", "sleep 2; echo out-B"}, {"label", "two"}}),
-            tool_use("background_run", {{"command", "sleep 3; echo out-C"}, {"label", "three"}})}),
-      turn({tool_use("check_background", json::object())}),
-      turn({tool_use("background_wait", {{"task_ids", {"3"}}, {"timeout", 20}})}),
-      turn({text_block("All three are done.")}),
-  });
+  FakeServer server(
+      dir,
+      {
+          turn({tool_use("background_run", {{"command", "sleep 1; echo out-A"}, {"label", "one"}}),
+                tool_use("background_run", {{"command", "sleep 2; echo out-B"}, {"label", "two"}}),
+                tool_use("background_run",
+                         {{"command", "sleep 3; echo out-C"}, {"label", "three"}})}),
+          turn({tool_use("check_background", json::object())}),
+          turn({tool_use("background_wait", {{"task_ids", {"3"}}, {"timeout", 20}})}),
+          turn({text_block("All three are done.")}),
+      });
   RunResult r = run_meanwhile({"-p", "three jobs"}, dir.path(), anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = server.answered();
@@ -108,21 +116,23 @@ TEST(Background, ThreeJobsOfOneTwoAndThreeSecondsAreListedWhileRunning) {
   EXPECT_GE(n, 3) << listing;
   // The wait returned C's result; A and B arrived by themselves in the same request.
   const json& request = log[3]["request"];
-  EXPECT_NE(all_text(blocks_of(last_message(request), "tool_result")).find("out-C"), std::string::npos);
+  EXPECT_NE(all_text(blocks_of(last_message(request), "tool_result")).find("out-C"),
+            std::string::npos);
   std::string block = background_block(request);
   EXPECT_NE(block.find("out-A"), std::string::npos) << block;
   EXPECT_NE(block.find("out-B"), std::string::npos) << block;
 }
 
-TEST(Background, PrintModeWakesOnAFinishedJobAndReportsTheLatency) {
+TEST(E2eBackground, PrintModeWakesOnAFinishedJobAndReportsTheLatency) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("background_run",
-                     {{"command", "sleep 2; echo wake-result; date +%s%N > exit_ns"}}),
-            text_block("Started.")}),
-      turn({text_block("Nothing else to do; waiting.")}),
-      turn({text_block("Got it: wake-result.")}),
-  });
+  FakeServer server(
+      dir, {
+               turn({tool_use("background_run",
+                              {{"command", "sleep 2; echo wake-result; date +%s%N > exit_ns"}}),
+                     text_block("Started.")}),
+               turn({text_block("Nothing else to do; waiting.")}),
+               turn({text_block("Got it: wake-result.")}),
+           });
   RunResult r = run_meanwhile({"-p", "wake me"}, dir.path(), anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Got it: wake-result."), std::string::npos);
@@ -139,13 +149,14 @@ TEST(Background, PrintModeWakesOnAFinishedJobAndReportsTheLatency) {
   EXPECT_LT(latency, 1000.0);
 }
 
-TEST(Background, BashStillRunningAtItsTimeoutMovesToTheBackground) {
+TEST(E2eBackground, BashStillRunningAtItsTimeoutMovesToTheBackground) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("bash", {{"command", "sleep 3; echo late-output"}, {"timeout", 1}})}),
-      turn({text_block("It went to the background; waiting for it.")}),
-      turn({text_block("Done.")}),
-  });
+  FakeServer server(
+      dir, {
+               turn({tool_use("bash", {{"command", "sleep 3; echo late-output"}, {"timeout", 1}})}),
+               turn({text_block("It went to the background; waiting for it.")}),
+               turn({text_block("Done.")}),
+           });
   RunResult r = run_meanwhile({"-p", "slow bash"}, dir.path(), anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = server.answered();
@@ -159,14 +170,15 @@ TEST(Background, BashStillRunningAtItsTimeoutMovesToTheBackground) {
   EXPECT_NE(background_block(log[2]["request"]).find("late-output"), std::string::npos);
 }
 
-TEST(Background, BadToolInputGivesErrorResultsAndTheRunGoesOn) {
+TEST(E2eBackground, BadToolInputGivesErrorResultsAndTheRunGoesOn) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("frobnicate", {{"x", 1}}), tool_use("read_file", json::object()),
-            tool_use("write_file", {{"path", 5}, {"content", "x"}}),
-            tool_use("read_file", {{"path", "../../etc/passwd"}})}),
-      turn({text_block("Recovered from bad calls.")}),
-  });
+  FakeServer server(
+      dir, {
+               turn({tool_use("frobnicate", {{"x", 1}}), tool_use("read_file", json::object()),
+                     tool_use("write_file", {{"path", 5}, {"content", "x"}}),
+                     tool_use("read_file", {{"path", "../../etc/passwd"}})}),
+               turn({text_block("Recovered from bad calls.")}),
+           });
   RunResult r = run_meanwhile({"-p", "bad input"}, dir.path(), anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = server.answered();
@@ -179,13 +191,15 @@ TEST(Background, BadToolInputGivesErrorResultsAndTheRunGoesOn) {
   EXPECT_NE(r.out.find("Recovered from bad calls."), std::string::npos);
 }
 
-TEST(Background, OpenAiCompatibleProviderRunsTheSameScenario) {
+TEST(E2eBackground, OpenAiCompatibleProviderRunsTheSameScenario) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("background_run", {{"command", "sleep 1; echo \"$((2 + 3)) passed\""}})}),
-      turn({tool_use("bash", {{"command", "sleep 2"}})}),
-      turn({text_block("OpenAI path works.")}),
-  });
+  FakeServer server(
+      dir,
+      {
+          turn({tool_use("background_run", {{"command", "sleep 1; echo \"$((2 + 3)) passed\""}})}),
+          turn({tool_use("bash", {{"command", "sleep 2"}})}),
+          turn({text_block("OpenAI path works.")}),
+      });
   Env env = base_env(dir.path());
   env["OPENAI_BASE_URL"] = server.base_url() + "/v1";
   env["OPENAI_API_KEY"] = "sk-openai-e2e-dummy";
@@ -207,13 +221,14 @@ TEST(Background, OpenAiCompatibleProviderRunsTheSameScenario) {
   EXPECT_EQ(messages[messages.size() - 2]["role"], "tool");
 }
 
-TEST(Background, StreamJsonIsOneTimestampedEventPerLine) {
+TEST(E2eBackground, StreamJsonIsOneTimestampedEventPerLine) {
   TempDir dir;
   FakeServer server(dir, {
-      turn({tool_use("background_run", {{"command", "sleep 1; echo sj-done"}, {"label", "sj"}})}),
-      turn({text_block("Waiting for sj.")}),
-      turn({text_block("sj finished.")}),
-  });
+                             turn({tool_use("background_run", {{"command", "sleep 1; echo sj-done"},
+                                                               {"label", "sj"}})}),
+                             turn({text_block("Waiting for sj.")}),
+                             turn({text_block("sj finished.")}),
+                         });
   RunResult r = run_meanwhile({"-p", "go", "--output-format", "stream-json"}, dir.path(),
                               anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -252,15 +267,15 @@ TEST(Background, StreamJsonIsOneTimestampedEventPerLine) {
   EXPECT_NE(std::find(job_statuses.begin(), job_statuses.end(), "exited"), job_statuses.end());
 }
 
-TEST(Background, TheKeyAppearsNowhere) {
+TEST(E2eBackground, TheKeyAppearsNowhere) {
   TempDir dir;
   const std::string key = "sk-ant-e2e-SECRET-9f3a7c";
   FakeServer server(dir, {
-      turn({tool_use("bash", {{"command", "env > env.txt; echo checked"}}),
-            tool_use("background_run", {{"command", "sleep 1.5; env"}})}),
-      turn({text_block("Done looking around.")}),
-      {{"status", 401}, {"error_message", "invalid x-api-key"}},
-  });
+                             turn({tool_use("bash", {{"command", "env > env.txt; echo checked"}}),
+                                   tool_use("background_run", {{"command", "sleep 1.5; env"}})}),
+                             turn({text_block("Done looking around.")}),
+                             {{"status", 401}, {"error_message", "invalid x-api-key"}},
+                         });
   RunResult r = run_meanwhile({"-p", "look"}, dir.path(), anthropic_env(dir, server, key));
   // The job's end wakes the model once more; that request gets the 401.
   EXPECT_EQ(r.exit_code, 1) << r.err;

@@ -14,7 +14,7 @@ RunResult run_simple(const TempDir& dir, const FakeServer& server) {
   return run_meanwhile({"-p", "hello"}, dir.path(), anthropic_env(dir, server));
 }
 
-TEST(Faults, RateLimitWithRetryAfterIsHonouredThenSucceeds) {
+TEST(E2eFaults, RateLimitWithRetryAfterIsHonouredThenSucceeds) {
   TempDir dir;
   FakeServer server(dir, fault_then_answer({{"status", 429}, {"retry_after", 1}}));
   RunResult r = run_simple(dir, server);
@@ -28,7 +28,7 @@ TEST(Faults, RateLimitWithRetryAfterIsHonouredThenSucceeds) {
   EXPECT_NE(r.err.find("retrying"), std::string::npos) << r.err;
 }
 
-TEST(Faults, OverloadedIsRetried) {
+TEST(E2eFaults, OverloadedIsRetried) {
   TempDir dir;
   FakeServer server(dir, fault_then_answer({{"status", 529}}));
   RunResult r = run_simple(dir, server);
@@ -36,10 +36,10 @@ TEST(Faults, OverloadedIsRetried) {
   EXPECT_EQ(server.log().size(), 2u);
 }
 
-TEST(Faults, ConnectionClosedMidStreamIsRetried) {
+TEST(E2eFaults, ConnectionClosedMidStreamIsRetried) {
   TempDir dir;
-  FakeServer server(dir, fault_then_answer(
-                             {{"disconnect_after_events", 2},
+  FakeServer server(
+      dir, fault_then_answer({{"disconnect_after_events", 2},
                               {"content", json::array({text_block("a reply that is cut off")})}}));
   RunResult r = run_simple(dir, server);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -47,7 +47,7 @@ TEST(Faults, ConnectionClosedMidStreamIsRetried) {
   EXPECT_NE(r.out.find("answer after the fault"), std::string::npos);
 }
 
-TEST(Faults, MalformedSseIsRetried) {
+TEST(E2eFaults, MalformedSseIsRetried) {
   TempDir dir;
   FakeServer server(dir, fault_then_answer({{"malformed_sse", true}}));
   RunResult r = run_simple(dir, server);
@@ -56,7 +56,7 @@ TEST(Faults, MalformedSseIsRetried) {
   EXPECT_NE(r.out.find("answer after the fault"), std::string::npos);
 }
 
-TEST(Faults, UnauthorizedExitsOneWithTheApiMessageAndNoRetry) {
+TEST(E2eFaults, UnauthorizedExitsOneWithTheApiMessageAndNoRetry) {
   TempDir dir;
   FakeServer server(dir, {{{"status", 401}, {"error_message", "invalid x-api-key"}}});
   RunResult r = run_simple(dir, server);
@@ -65,7 +65,7 @@ TEST(Faults, UnauthorizedExitsOneWithTheApiMessageAndNoRetry) {
   EXPECT_EQ(server.log().size(), 1u);
 }
 
-TEST(Faults, FiveFailuresGiveUpWithExitOne) {
+TEST(E2eFaults, FiveFailuresGiveUpWithExitOne) {
   TempDir dir;
   std::vector<json> script(5, json{{"status", 503}});
   FakeServer server(dir, script);
@@ -75,19 +75,20 @@ TEST(Faults, FiveFailuresGiveUpWithExitOne) {
   EXPECT_NE(r.err.find("503"), std::string::npos) << r.err;
 }
 
-TEST(Config, NoKeyIsAOneLineErrorWithExitTwo) {
+TEST(E2eConfig, NoKeyIsAOneLineErrorWithExitTwo) {
   TempDir dir;
   RunResult r = run_meanwhile({"-p", "hello"}, dir.path(), base_env(dir.path()));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("ANTHROPIC_API_KEY"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_TRUE(r.out.empty());
-  RunResult openai = run_meanwhile({"-p", "hello", "--provider", "openai"}, dir.path(), base_env(dir.path()));
+  RunResult openai =
+      run_meanwhile({"-p", "hello", "--provider", "openai"}, dir.path(), base_env(dir.path()));
   EXPECT_EQ(openai.exit_code, 2);
   EXPECT_NE(openai.err.find("OPENAI_API_KEY"), std::string::npos) << openai.err;
 }
 
-TEST(Config, DotEnvInTheWorkspaceConfiguresTheProvider) {
+TEST(E2eConfig, DotEnvInTheWorkspaceConfiguresTheProvider) {
   TempDir dir;
   FakeServer server(dir, {turn({text_block("configured from .env")})});
   write_file(dir.file(".env"), "# test\nANTHROPIC_API_KEY=sk-from-dotenv\nANTHROPIC_BASE_URL=" +
@@ -98,18 +99,19 @@ TEST(Config, DotEnvInTheWorkspaceConfiguresTheProvider) {
   EXPECT_EQ(server.log().at(0)["request"]["model"], "claude-from-dotenv");
 }
 
-TEST(Config, MaxTurnsBoundsModelCalls) {
+TEST(E2eConfig, MaxTurnsBoundsModelCalls) {
   TempDir dir;
   std::vector<json> script;
   for (int i = 0; i < 4; ++i) script.push_back(turn({tool_use("bash", {{"command", "true"}})}));
   FakeServer server(dir, script);
-  RunResult r = run_meanwhile({"-p", "loop", "--max-turns", "2"}, dir.path(), anthropic_env(dir, server));
+  RunResult r =
+      run_meanwhile({"-p", "loop", "--max-turns", "2"}, dir.path(), anthropic_env(dir, server));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("max-turns"), std::string::npos) << r.err;
   EXPECT_EQ(server.log().size(), 2u);
 }
 
-TEST(Config, UsageErrorsExitTwo) {
+TEST(E2eConfig, UsageErrorsExitTwo) {
   TempDir dir;
   Env env = base_env(dir.path());
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
@@ -125,11 +127,12 @@ TEST(Config, UsageErrorsExitTwo) {
   }
 }
 
-TEST(Config, HelpAndVersion) {
+TEST(E2eConfig, HelpAndVersion) {
   TempDir dir;
   RunResult help = run_meanwhile({"--help"}, dir.path(), base_env(dir.path()));
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* flag : {"--print", "--output-format", "--max-wait", "--wake", "--continue", "mcp"}) {
+  for (const char* flag :
+       {"--print", "--output-format", "--max-wait", "--wake", "--continue", "mcp"}) {
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
   }
   RunResult version = run_meanwhile({"--version"}, dir.path(), base_env(dir.path()));
@@ -137,11 +140,13 @@ TEST(Config, HelpAndVersion) {
   EXPECT_NE(version.out.find("meanwhile " MEANWHILE_VERSION), std::string::npos) << version.out;
 }
 
-TEST(Config, ContinueResumesTheLastSession) {
+TEST(E2eConfig, ContinueResumesTheLastSession) {
   TempDir dir;
   FakeServer server(dir, {turn({text_block("first answer")}), turn({text_block("second answer")})});
-  ASSERT_EQ(run_meanwhile({"-p", "remember 42"}, dir.path(), anthropic_env(dir, server)).exit_code, 0);
-  RunResult r = run_meanwhile({"-p", "what number?", "--continue"}, dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(run_meanwhile({"-p", "remember 42"}, dir.path(), anthropic_env(dir, server)).exit_code,
+            0);
+  RunResult r =
+      run_meanwhile({"-p", "what number?", "--continue"}, dir.path(), anthropic_env(dir, server));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto log = server.log();
   ASSERT_EQ(log.size(), 2u);
@@ -152,11 +157,11 @@ TEST(Config, ContinueResumesTheLastSession) {
   EXPECT_NE(all_text(messages[2]).find("what number?"), std::string::npos);
 }
 
-TEST(Demo, TheOfflineDemoPlaysTheThreeScenarios) {
+TEST(E2eDemo, TheOfflineDemoPlaysTheThreeScenarios) {
   TempDir dir;
-  RunResult r = run_meanwhile({"--provider", "script", "--script", DEMO_SCRIPT, "-p",
-                               "Run the three Try It scenarios"},
-                              dir.path(), base_env(dir.path()), std::chrono::seconds(90));
+  RunResult r = run_meanwhile(
+      {"--provider", "script", "--script", DEMO_SCRIPT, "-p", "Run the three Try It scenarios"},
+      dir.path(), base_env(dir.path()), std::chrono::seconds(90));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("Summary of the three scenarios"), std::string::npos) << r.out;
   // The short jobs' and the build's results, as they were handed to the model.

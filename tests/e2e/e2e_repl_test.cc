@@ -99,15 +99,17 @@ class Terminal {
 
 constexpr const char* kPrompt = "meanwhile> ";
 
-TEST(Repl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
+TEST(E2eRepl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({text_block("Starting the job."),
-            tool_use("background_run", {{"command", "sleep 3; echo repl-job-done"}, {"label", "repl job"}})}),
-      turn({text_block("Started; I will hear about it.")}),
-      turn({text_block("The job reported repl-job-done.")}),
-      turn({text_block("Answer to the second question.")}),
-  });
+  FakeServer server(
+      dir, {
+               turn({text_block("Starting the job."),
+                     tool_use("background_run", {{"command", "sleep 3; echo repl-job-done"},
+                                                 {"label", "repl job"}})}),
+               turn({text_block("Started; I will hear about it.")}),
+               turn({text_block("The job reported repl-job-done.")}),
+               turn({text_block("Answer to the second question.")}),
+           });
   Terminal term(dir.path(), anthropic_env(dir, server));
   ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
   term.type("start a job\r");
@@ -123,7 +125,6 @@ TEST(Repl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   // Nothing typed from here on: the job's end starts a turn by itself.
   ASSERT_TRUE(wait_until([&] { return server.log().size() >= 3; }, 15s)) << term.output();
   json wake = server.log()[2]["request"];
-  for (auto& e : server.log()) std::printf("LOG %s\n", e.dump().substr(0, 300).c_str());
   ASSERT_TRUE(wake.is_object()) << server.log()[2].dump();
   EXPECT_EQ(last_message(wake)["content"].size(), 1u);
   EXPECT_NE(background_block(wake).find("repl-job-done"), std::string::npos);
@@ -133,7 +134,7 @@ TEST(Repl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
 
   term.type("stion\r");
   ASSERT_TRUE(wait_until([&] { return server.log().size() >= 4; }, 15s)) << term.output();
-  const json& asked = last_message(server.log()[3]["request"]);
+  json asked = last_message(server.log()[3]["request"]);  // a copy: log() is a temporary
   ASSERT_EQ(asked["content"].size(), 1u) << asked;
   EXPECT_EQ(asked["content"][0]["text"], "second question");
   ASSERT_TRUE(term.expect("Answer to the second question.")) << term.output();
@@ -153,13 +154,14 @@ bool process_with_arg_alive(const std::string& needle) {
   return false;
 }
 
-TEST(Repl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
+TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   TempDir dir;
-  FakeServer server(dir, {
-      turn({tool_use("background_run", {{"command", "sleep 61.25"}, {"label", "long"}})}),
-      turn({text_block("Long job started.")}),
-      {{"delay_ms", 8000}, {"content", json::array({text_block("too slow")})}},
-  });
+  FakeServer server(
+      dir, {
+               turn({tool_use("background_run", {{"command", "sleep 61.25"}, {"label", "long"}})}),
+               turn({text_block("Long job started.")}),
+               {{"delay_ms", 8000}, {"content", json::array({text_block("too slow")})}},
+           });
   Terminal term(dir.path(), anthropic_env(dir, server));
   ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
   term.type("start long\r");
@@ -178,6 +180,12 @@ TEST(Repl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
 
   term.type("/help\r");
   ASSERT_TRUE(term.expect("/output ID")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("/output 1\r");
+  ASSERT_TRUE(term.expect("(no output yet)")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("/kill 99\r");
+  ASSERT_TRUE(term.expect("error:")) << term.output();
   ASSERT_TRUE(term.expect(kPrompt)) << term.output();
   term.type("/exit\r");
   ASSERT_TRUE(term.expect("still running; kill them and exit? [y/N]")) << term.output();

@@ -44,8 +44,8 @@ void write_file(const std::string& path, const std::string& text) {
 std::string read_tree(const std::string& dir) {
   std::string all;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (it->is_regular_file(ec)) all += read_file(it->path().string());
   }
@@ -72,7 +72,9 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 }  // namespace
 
@@ -152,11 +154,15 @@ RunResult run_meanwhile(const std::vector<std::string>& args, const std::string&
   return result;
 }
 
-json text_block(const std::string& text) { return {{"type", "text"}, {"text", text}}; }
+json text_block(const std::string& text) {
+  return {{"type", "text"}, {"text", text}};
+}
 json tool_use(const std::string& name, json input) {
   return {{"type", "tool_use"}, {"name", name}, {"input", std::move(input)}};
 }
-json turn(std::vector<json> blocks) { return {{"content", json(std::move(blocks))}}; }
+json turn(std::vector<json> blocks) {
+  return {{"content", json(std::move(blocks))}};
+}
 
 std::string write_script(const TempDir& dir, const std::vector<json>& entries,
                          const std::string& name) {
@@ -230,7 +236,9 @@ Env anthropic_env(const TempDir& dir, const FakeServer& server, const std::strin
   return env;
 }
 
-const json& last_message(const json& request) { return request.at("messages").back(); }
+const json& last_message(const json& request) {
+  return request.at("messages").back();
+}
 
 std::string all_text(const json& value) {
   std::string out;

@@ -77,7 +77,8 @@ class FakeServer {
 };
 
 // The env for `meanwhile` against `server` with the Anthropic provider.
-Env anthropic_env(const TempDir& dir, const FakeServer& server, const std::string& key = "sk-ant-e2e-dummy");
+Env anthropic_env(const TempDir& dir, const FakeServer& server,
+                  const std::string& key = "sk-ant-e2e-dummy");
 
 // Helpers over Anthropic-format requests.
 const json& last_message(const json& request);

@@ -191,7 +191,13 @@ int main(int argc, char** argv) {
   std::function<void()> accept_next = [&] {
     acceptor.async_accept([&](const asio::error_code& error, tcp::socket socket) {
       if (!acceptor.is_open()) return;
-      if (!error) connections.start(std::move(socket), server);
+      if (!error) {
+        // Each SSE event is its own small write: without this, Nagle's algorithm holds the
+        // second one until the client's delayed ACK (~40 ms per reply).
+        asio::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        connections.start(std::move(socket), server);
+      }
       accept_next();
     });
   };

@@ -308,6 +308,78 @@ TEST(LaneTest, ACommandThatCannotStartIsAFinishedJobWithTheReason) {
   EXPECT_EQ(finished_for_id, 1);
 }
 
+int open_fds() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(LaneTest, NoFdIsLeftBehindByJobs) {
+  TempDir dir;
+  LaneOptions options;
+  options.use_cgroups = false;  // cgroup fds are pooled: they would blur the count
+  auto lane = open_lane(dir, options);
+  ASSERT_TRUE(lane);
+  auto run_mix = [&](int rounds) {
+    std::vector<JobId> ids;
+    for (int i = 0; i < rounds; ++i) {
+      ids.push_back(submit_ok(*lane, shell("echo out; echo err >&2")));
+      JobSpec piped = shell("cat");
+      piped.stdin_mode = StdinMode::pipe;
+      JobId p = submit_ok(*lane, piped);
+      EXPECT_TRUE(lane->write_input(p, "x\n", true).ok());
+      ids.push_back(p);
+      JobSpec watched = shell("echo match");
+      watched.watch = "match";
+      ids.push_back(submit_ok(*lane, watched));
+      JobId slow = submit_ok(*lane, shell("sleep 30"));
+      EXPECT_TRUE(lane->kill(slow).ok());
+      ids.push_back(slow);
+      ids.push_back(submit_ok(*lane, shell("sleep 0.05 & echo bg")));
+    }
+    for (const JobId& id : ids) wait_done(*lane, id);
+  };
+  run_mix(1);
+  ASSERT_TRUE(eventually([&] { return zombie_children() == 0; }));
+  std::this_thread::sleep_for(300ms);
+  const int baseline = open_fds();
+  run_mix(20);
+  EXPECT_TRUE(eventually([&] { return open_fds() == baseline; })) << open_fds() << " vs " << baseline;
+}
+
+TEST(LaneTest, ASilentJobHasNoOutputAndReadsAsEmpty) {
+  TempDir dir;
+  auto lane = open_lane(dir);
+  ASSERT_TRUE(lane);
+  JobInfo info = wait_done(*lane, submit_ok(*lane, shell("true")));
+  EXPECT_EQ(info.bytes_logged, 0u);
+  EXPECT_FALSE(info.log_path.empty());
+  ReadRequest request;
+  request.id = info.id;
+  auto chunk = lane->read_output(request);
+  ASSERT_TRUE(chunk.ok()) << chunk.error();
+  EXPECT_EQ(chunk->text, "");
+  EXPECT_EQ(chunk->log_path, info.log_path);
+}
+
+TEST(LaneTest, WaitTerminalTimesOutWithoutConsumingNotes) {
+  TempDir dir;
+  auto lane = open_lane(dir);
+  ASSERT_TRUE(lane);
+  JobId slow = submit_ok(*lane, shell("sleep 30"));
+  auto none = lane->wait_terminal({slow}, 100ms);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  JobId fast = submit_ok(*lane, shell("exit 2"));
+  auto first = lane->wait_terminal({slow, fast}, 10s * slowdown());
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->id, fast);
+  EXPECT_EQ((*first)->exit_code, 2);
+  EXPECT_EQ(lane->pending_notes(), 1u);  // still there for drain()
+}
+
 TEST(LaneTest, StatusNamesAndHelpers) {
   EXPECT_STREQ(to_string(JobStatus::failed_to_start), "failed_to_start");
   EXPECT_STREQ(to_string(JobStatus::timed_out), "timed_out");

@@ -187,7 +187,10 @@ TEST_F(OutputTest, ASilentJobRaisesOneStalledNotePerSilence) {
   options.stall_after = 300ms * slowdown();
   auto lane = open(options);
   ASSERT_TRUE(lane);
-  JobId id = submit_ok(*lane, shell("echo a; sleep 1; echo b; sleep 30"));
+  // Silent for three stall periods, then "b", then silent again.
+  const double silence = 0.9 * slowdown();
+  JobId id = submit_ok(*lane, shell("echo a; sleep " + std::to_string(silence) +
+                                    "; echo b; sleep 30"));
   // First silence after "a", one note; "b" re-arms; the second silence, one more note.
   auto notes = collect_notes(
       *lane, [](const std::vector<Note>& n) { return n.size() >= 2; }, 6s);

@@ -55,6 +55,7 @@ TEST(SlotsTest, QueuedJobsStartByPriorityThenAge) {
   StartLog log;
   log.attach(*lane);
   JobId blocker = submit_ok(*lane, shell("sleep 0.3"));
+  wait_running(*lane, blocker);  // the others queue behind it
   auto with_priority = [&](int priority) {
     JobSpec spec = shell("true");
     spec.priority = priority;
