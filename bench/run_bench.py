@@ -128,50 +128,50 @@ def main():
     try:
         n_rt, n_burst, n_conc = sizes["roundtrip"], sizes["burst"], sizes["concurrent"]
         secs, big = sizes["concurrent_secs"], sizes["bigout"]
-
-        if raw:
-            r = results["raw"]
-            r["roundtrip"] = run_json([raw, "roundtrip", str(n_rt)], 120, "raw roundtrip")
-            r["burst"] = run_json([raw, "burst", str(n_burst)], 120, "raw burst")
-            r["concurrent"] = run_json([raw, "concurrent", str(n_conc), str(secs)], 120,
-                                       "raw concurrent")
-            os.sync()
-            r["bigout"] = run_json([raw, "bigout", str(big), os.path.join(work, "raw.out")], 300,
-                                   "raw bigout")
-        else:
+        base = ["--dir", work] + (["--stamp", stamp] if stamp else [])
+        seed_cmd = [python, seed] if seed and python else None
+        # Scenario by scenario, the three designs back to back: a load that changes during the
+        # run then weighs on all three alike.
+        plan = [  # (scenario, raw args, lane args, seed args, timeout s)
+            ("roundtrip", ["roundtrip", str(n_rt)], ["roundtrip", str(n_rt)] + base,
+             ["roundtrip", str(n_rt)], 300),
+            ("burst", ["burst", str(n_burst)], ["burst", str(n_burst)] + base,
+             ["burst", str(n_burst)], 300),
+            ("concurrent", ["concurrent", str(n_conc), str(secs)],
+             ["concurrent", str(n_conc), str(secs)] + base,
+             ["concurrent", str(n_conc), str(secs)], 300),
+            ("bigout", ["bigout", str(big), os.path.join(work, "raw.out")],
+             ["bigout", str(big)] + base, ["bigout", str(big)], 600),
+            ("grandchild", None, ["grandchild"] + base, ["grandchild"], 120),
+            ("exitnote", None, ["exitnote", str(sizes["exitnote"])] + base, None, 300),
+        ]
+        for scenario, raw_args, lane_args, seed_args, timeout in plan:
+            sync = scenario == "bigout"  # each writes 1 GB: start from clean page cache
+            if raw and raw_args:
+                if sync:
+                    os.sync()
+                results["raw"][scenario] = run_json([raw] + raw_args, timeout, f"raw {scenario}")
+            if lane:
+                if sync:
+                    os.sync()
+                results["lane"][scenario] = run_json([lane] + lane_args, timeout,
+                                                     f"lane {scenario}")
+                if scenario == "roundtrip" and os.path.isdir("/dev/shm"):
+                    # diagnostic: the same with the lane's data dir in memory
+                    results["lane"]["roundtrip_tmpfs"] = run_json(
+                        [lane, "roundtrip", str(n_rt), "--dir", "/dev/shm"], timeout,
+                        "lane roundtrip (data dir on tmpfs)")
+            if seed_cmd and seed_args:
+                if scenario == "grandchild" and quick:
+                    results["seed"][scenario] = {"skipped": "--quick (20 s by design)"}
+                else:
+                    results["seed"][scenario] = run_json(seed_cmd + seed_args, timeout,
+                                                         f"seed {scenario}")
+        if not raw:
             missing.append("raw_spawn not built")
-
-        if lane:
-            base = ["--dir", work] + (["--stamp", stamp] if stamp else [])
-            l = results["lane"]
-            l["roundtrip"] = run_json([lane, "roundtrip", str(n_rt)] + base, 300, "lane roundtrip")
-            if os.path.isdir("/dev/shm"):  # diagnostic: the same with the data dir in memory
-                l["roundtrip_tmpfs"] = run_json(
-                    [lane, "roundtrip", str(n_rt), "--dir", "/dev/shm"], 300,
-                    "lane roundtrip (data dir on tmpfs)")
-            l["burst"] = run_json([lane, "burst", str(n_burst)] + base, 300, "lane burst")
-            l["concurrent"] = run_json([lane, "concurrent", str(n_conc), str(secs)] + base, 300,
-                                       "lane concurrent")
-            os.sync()
-            l["bigout"] = run_json([lane, "bigout", str(big)] + base, 600, "lane bigout")
-            l["grandchild"] = run_json([lane, "grandchild"] + base, 120, "lane grandchild")
-            l["exitnote"] = run_json([lane, "exitnote", str(sizes["exitnote"])] + base, 300,
-                                     "lane exitnote")
-        else:
+        if not lane:
             missing.append("lane_bench not built (the lane library did not build or link)")
-
-        if seed and python:
-            s = results["seed"]
-            s["roundtrip"] = run_json([python, seed, "roundtrip", str(n_rt)], 300, "seed roundtrip")
-            s["burst"] = run_json([python, seed, "burst", str(n_burst)], 300, "seed burst")
-            s["concurrent"] = run_json([python, seed, "concurrent", str(n_conc), str(secs)], 300,
-                                       "seed concurrent")
-            s["bigout"] = run_json([python, seed, "bigout", str(big)], 600, "seed bigout")
-            if quick:
-                s["grandchild"] = {"skipped": "--quick (20 s by design)"}
-            else:
-                s["grandchild"] = run_json([python, seed, "grandchild"], 120, "seed grandchild")
-        else:
+        if not seed_cmd:
             missing.append("seed_runner.py not found (expected at ../shared/baselines beside "
                            "the repository): reference design not measured")
 

@@ -66,6 +66,7 @@ std::vector<ToolDef> file_tools();  // read_file, write_file, edit_file
 ToolResult run_edit_file(const nlohmann::json& args, ToolContext& ctx);  // tools_edit.cc
 ToolDef bash_tool();                                                     // bash
 std::vector<ToolDef> background_tools();  // background_run, check_background, ... (all six)
+ToolDef check_background_tool();          // tools_background_check.cc
 ToolDef background_wait_tool();           // tools_background_wait.cc
 ToolDef background_kill_tool();           // tools_background_control.cc
 ToolDef background_input_tool();          // tools_background_control.cc

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "cli/print_mode.h"
+#include "cli/modes.h"
 #include "cli/session.h"
 
 #ifdef MEANWHILE_HAVE_MCP

@@ -1,4 +1,4 @@
-#include "cli/print_mode.h"
+#include "cli/modes.h"
 
 #include <poll.h>
 

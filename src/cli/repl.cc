@@ -8,7 +8,7 @@
 #include "agent/format.h"
 #include "cli/console.h"
 #include "cli/line_input.h"
-#include "cli/print_mode.h"
+#include "cli/modes.h"
 
 namespace meanwhile::cli {
 using nlohmann::json;

@@ -13,6 +13,7 @@ namespace {
 constexpr const char* kRelatedTaskKey = "io.modelcontextprotocol/related-task";
 constexpr std::size_t kResultOutputBytes = 16000;
 constexpr std::size_t kAnnounceOutputBytes = 2000;
+constexpr std::chrono::milliseconds kResultRecheck{2000};
 
 // Whether `schema` (a JSON Schema object) lets an object carry `property`.
 bool schema_allows(const nlohmann::json& schema, const std::string& property) {
@@ -70,8 +71,13 @@ void Session::cancel_task(const json& id, const json& params) {
 void Session::task_result(const json& id, const json& params, const Cancel& cancel) {
   auto task_id = required_string(params, "taskId");
   if (!task_id) return respond_error(id, jsonrpc::kInvalidParams, task_id.error(), cancel);
-  // Blocks until the job is terminal: the spec's tasks/result.
-  auto task = tasks_.wait_job_ended(*task_id, cancel.get());
+  // Blocks until the job is terminal: the spec's tasks/result. The observer wakes it; the
+  // periodic look at the lane only guards against a missed update.
+  auto task = tasks_.wait_job_ended(*task_id, cancel.get(), kResultRecheck);
+  while (task && !task->ended_job) {
+    if (auto job = lane_.get(*task_id); job.ok()) tasks_.apply(*job);
+    task = tasks_.wait_job_ended(*task_id, cancel.get(), kResultRecheck);
+  }
   if (!task) return respond_error(id, jsonrpc::kInvalidParams, task.error(), cancel);
   json result = task->result;
   if (result.is_null()) {

@@ -222,7 +222,9 @@ Result<TaskTable::Page> TaskTable::list(const std::string& cursor, std::size_t p
   return page;
 }
 
-Result<Task> TaskTable::wait_job_ended(const std::string& id, const std::atomic<bool>* cancel) {
+Result<Task> TaskTable::wait_job_ended(const std::string& id, const std::atomic<bool>* cancel,
+                                       std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(mu_);
   for (;;) {
     auto found = find_locked(id);
@@ -230,7 +232,11 @@ Result<Task> TaskTable::wait_job_ended(const std::string& id, const std::atomic<
     if ((*found)->ended_job) return **found;
     if (stopped_) return make_error("the server is shutting down");
     if (cancel && cancel->load()) return make_error("the request was cancelled");
-    cv_.wait(lock);
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      auto again = find_locked(id);
+      if (!again) return make_error(again.error());
+      return **again;
+    }
   }
 }
 

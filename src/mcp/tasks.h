@@ -85,8 +85,10 @@ class TaskTable {
   Result<Page> list(const std::string& cursor, std::size_t page_size);
 
   // Blocks until the task's job has ended (returns the task), the task is gone, `cancel` is
-  // set or wake_all() was called with stop=true (errors).
-  Result<Task> wait_job_ended(const std::string& id, const std::atomic<bool>* cancel);
+  // set or wake_all() was called with stop=true (errors), or `timeout` passed (returns the task
+  // with ended_job still empty).
+  Result<Task> wait_job_ended(const std::string& id, const std::atomic<bool>* cancel,
+                              std::chrono::milliseconds timeout);
   // Wakes every waiter so it re-checks its cancel flag; stop=true makes every wait return.
   void wake_all(bool stop = false);
 

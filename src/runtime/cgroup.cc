@@ -117,9 +117,10 @@ std::unique_ptr<Cgroup> CgroupTree::acquire() {
   auto cgroup = std::make_unique<Cgroup>();
   cgroup->path = path_ + "/job-" + std::to_string(next_index_++);
   if (::mkdir(cgroup->path.c_str(), 0755) != 0) return nullptr;
+  cgroup->dir.reset(::open(cgroup->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   cgroup->procs.reset(::open((cgroup->path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   cgroup->events.reset(::open((cgroup->path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!cgroup->procs || !cgroup->events) {
+  if (!cgroup->dir || !cgroup->procs || !cgroup->events) {
     ::rmdir(cgroup->path.c_str());
     return nullptr;
   }

@@ -17,7 +17,8 @@ namespace meanwhile {
 
 struct Cgroup {
   std::string path;
-  UniqueFd procs;   // cgroup.procs, write-only: the child writes "0" to join
+  UniqueFd dir;     // the directory: clone3(CLONE_INTO_CGROUP) starts the child in it
+  UniqueFd procs;   // cgroup.procs, write-only: a vfork()ed child writes "0" to join
   UniqueFd events;  // cgroup.events: "populated 0|1"
 };
 

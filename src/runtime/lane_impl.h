@@ -32,6 +32,7 @@
 #include "runtime/environment.h"
 #include "runtime/job_output.h"
 #include "runtime/note_queue.h"
+#include "runtime/spawn.h"
 #include "runtime/store.h"
 #include "runtime/unique_fd.h"
 #include "runtime/watch_regex.h"
@@ -76,7 +77,7 @@ struct Job {
   const std::uint64_t key;
   // Set at submit, then read-only.
   std::shared_ptr<const WatchRegex> watch;  // null: no watch
-  std::string mark;  // MEANWHILE_JOB_MARK value
+  std::string mark;                         // MEANWHILE_JOB_MARK value
 
   // Guarded by Impl::mu_ (written by the lane thread, or by submit before the job is shared).
   JobInfo info;
@@ -202,6 +203,7 @@ class Lane::Impl : public ReapOwner {
   asio::posix::stream_descriptor inotify_;
   std::map<int, std::uint64_t> cgroup_watches_;  // inotify wd -> job
   std::unique_ptr<CgroupTree> cgroups_;
+  ChildStack child_stack_;  // clone3() children run on it until they exec
   std::vector<char> read_buffer_;
   std::set<std::pair<int, std::uint64_t>> ready_;  // (-priority, id): next to start first
   std::size_t started_running_ = 0;                // leaders alive (lane thread's count)

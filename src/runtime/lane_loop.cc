@@ -161,7 +161,9 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   request.cwd = info.spec.cwd.c_str();
   request.stdin_fd = stdin_fd;
   request.output_fd = output_write.get();
+  request.cgroup_dir_fd = live.cgroup ? live.cgroup->dir.get() : -1;
   request.cgroup_procs_fd = live.cgroup ? live.cgroup->procs.get() : -1;
+  request.stack = &child_stack_;
   request.nofile = child_nofile_ ? &*child_nofile_ : nullptr;
 
   auto reaper = ChildReaper::instance().lock();

@@ -54,7 +54,12 @@ std::string read_tree(const std::string& dir) {
 
 Env base_env(const std::string& home) {
   const char* path = std::getenv("PATH");
-  return {{"PATH", path ? path : "/usr/bin:/bin"}, {"HOME", home}, {"LANG", "C.UTF-8"}};
+  Env env = {{"PATH", path ? path : "/usr/bin:/bin"}, {"HOME", home}, {"LANG", "C.UTF-8"}};
+  // Sanitizer settings (scripts/test sets them) reach the binaries under test.
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
+    if (const char* v = std::getenv(name)) env[name] = v;
+  }
+  return env;
 }
 
 namespace {

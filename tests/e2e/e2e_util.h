@@ -35,7 +35,8 @@ void write_file(const std::string& path, const std::string& text);
 // Every file under `dir`, concatenated (for "the key appears nowhere" checks).
 std::string read_tree(const std::string& dir);
 
-// A clean environment: PATH, HOME=home, LANG; nothing from the caller's (no real API key).
+// A clean environment: PATH, HOME=home, LANG and sanitizer options; nothing else from the
+// caller's (no real API key).
 Env base_env(const std::string& home);
 
 struct RunResult {

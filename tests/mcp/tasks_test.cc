@@ -127,7 +127,8 @@ TEST(TaskTable, ClampsRequestedTtl) {
 TEST(TaskTable, WaitReturnsWhenTheJobEnds) {
   TaskTable table;
   table.create("1", 60s);
-  auto waited = std::async(std::launch::async, [&] { return table.wait_job_ended("1", nullptr); });
+  auto waited =
+      std::async(std::launch::async, [&] { return table.wait_job_ended("1", nullptr, 60s); });
   EXPECT_EQ(waited.wait_for(50ms), std::future_status::timeout);
   table.apply(job("1", JobStatus::exited, 4));
   ASSERT_EQ(waited.wait_for(5s), std::future_status::ready);
@@ -137,18 +138,29 @@ TEST(TaskTable, WaitReturnsWhenTheJobEnds) {
   EXPECT_EQ(task->ended_job->exit_code, 4);
 }
 
+TEST(TaskTable, WaitGivesUpAtItsTimeoutWithTheJobNotEnded) {
+  TaskTable table;
+  table.create("1", 60s);
+  auto task = table.wait_job_ended("1", nullptr, 30ms);
+  ASSERT_TRUE(task.ok());
+  EXPECT_FALSE(task->ended_job.has_value());
+  EXPECT_FALSE(table.wait_job_ended("2", nullptr, 30ms).ok()) << "unknown task";
+}
+
 TEST(TaskTable, WaitEndsOnCancelAndOnStop) {
   TaskTable table;
   table.create("1", 60s);
   std::atomic<bool> cancel{false};
-  auto waited = std::async(std::launch::async, [&] { return table.wait_job_ended("1", &cancel); });
+  auto waited =
+      std::async(std::launch::async, [&] { return table.wait_job_ended("1", &cancel, 60s); });
   std::this_thread::sleep_for(20ms);
   cancel = true;
   table.wake_all();
   ASSERT_EQ(waited.wait_for(5s), std::future_status::ready);
   EXPECT_FALSE(waited.get().ok());
 
-  auto stopped = std::async(std::launch::async, [&] { return table.wait_job_ended("1", nullptr); });
+  auto stopped =
+      std::async(std::launch::async, [&] { return table.wait_job_ended("1", nullptr, 60s); });
   std::this_thread::sleep_for(20ms);
   table.wake_all(/*stop=*/true);
   ASSERT_EQ(stopped.wait_for(5s), std::future_status::ready);

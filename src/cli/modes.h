@@ -1,3 +1,4 @@
+// The two ways `meanwhile` talks to a person: print mode and the REPL.
 #pragma once
 
 #include "cli/session.h"
