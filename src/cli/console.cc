@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <regex>
+#include <cctype>
 
 #include "agent/conversation.h"
 
@@ -20,6 +20,27 @@ std::string one_line(std::string s, std::size_t width) {
   std::size_t cut = width;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
   return s.substr(0, cut) + "…";
+}
+
+// "[task 2] `long command` (label) running for 4.0s" reads as "task 2 running for 4.0s", and
+// "started task 3: `command` (pid 9)." as "started task 3.": the tool line above already shows
+// the command. (No std::regex here: g++ 12 warns inside <regex> under ASan.)
+std::string shorten_task_title(const std::string& line) {
+  std::size_t at = line.find("task ");
+  if (at == std::string::npos) return line;
+  std::size_t i = at + 5, digits = i;
+  while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+  if (i == digits || i + 2 >= line.size() || (line[i] != ']' && line[i] != ':')) return line;
+  if (line.compare(i + 1, 2, " `") != 0) return line;
+  std::size_t close = line.find('`', i + 3);
+  if (close == std::string::npos) return line;
+  std::size_t rest = close + 1;
+  if (line.compare(rest, 2, " (") == 0) {
+    std::size_t paren = line.find(')', rest);
+    if (paren != std::string::npos) rest = paren + 1;
+  }
+  std::size_t start = at > 0 && line[at - 1] == '[' ? at - 1 : at;
+  return line.substr(0, start) + line.substr(at, i - at) + line.substr(rest);
 }
 
 std::string seconds(double s) {
@@ -125,9 +146,6 @@ std::string summarize_tool_input(const std::string& name, const json& input) {
 }
 
 std::string preview_result(const ToolResult& result, std::size_t width) {
-  // "[task 2] `long command` (label) running for 4.0s" reads as "task 2 running for 4.0s":
-  // the tool line above already shows the command.
-  static const std::regex title(R"(\[?task (\d+)(\]|:) `[^`\n]*`( \([^)\n]*\))?)");
   std::vector<std::string> lines;
   std::size_t pos = 0;
   const std::string& t = result.text;
@@ -139,10 +157,10 @@ std::string preview_result(const ToolResult& result, std::size_t width) {
     pos = nl + 1;
   }
   if (lines.empty()) return result.is_error ? "error" : "(no output)";
-  std::string first = std::regex_replace(lines[0], title, "task $1");
+  std::string first = shorten_task_title(lines[0]);
   std::size_t used = 1;
   if (!first.empty() && first.back() == ':' && lines.size() > 1) {  // "1 event after 4.0s:"
-    first += " " + std::regex_replace(lines[1], title, "task $1");
+    first += " " + shorten_task_title(lines[1]);
     used = 2;
   }
   std::string out = (result.is_error ? "error: " : "") + one_line(first, width);

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,7 +13,8 @@
 namespace meanwhile::mcp {
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
-}
+constexpr std::size_t kKeepCapacity = 1024 * 1024;
+}  // namespace
 
 LineReader::LineReader(int fd, int wake_fd, std::size_t max_line)
     : fd_(fd), wake_fd_(wake_fd), max_line_(max_line) {}
@@ -41,12 +43,19 @@ bool LineReader::take_line(std::string& line, Event& event) {
       event = Event::too_long;
       return true;
     }
+    if (partial_.capacity() < partial_.size() + length) {
+      // Grow geometrically, but never past the limit: a big line costs max_line, not 2x.
+      partial_.reserve(
+          std::min(max_line_, std::max(partial_.size() + length, 2 * partial_.capacity())));
+    }
     partial_.append(start, length);
     pos_ += consumed;
     if (newline) {
       if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back();
       line.swap(partial_);
       partial_.clear();
+      // Keep a small buffer for the next line; give a big one back.
+      if (partial_.capacity() > kKeepCapacity) std::string().swap(partial_);
       event = Event::line;
       return true;
     }

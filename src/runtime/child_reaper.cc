@@ -53,6 +53,11 @@ std::optional<ExitStatus> ChildReaper::reap_leader(pid_t pid, int pidfd) {
   do {
     rc = ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
   } while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno == EINVAL) {  // Linux 5.3: pidfds, but no P_PIDFD yet. Tracked: not reused.
+    do {
+      rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+    } while (rc < 0 && errno == EINTR);
+  }
   if (rc == 0 && info.si_pid == 0) return std::nullopt;  // not exited yet
   leaders_.erase(it);
   if (rc < 0) return ExitStatus{};  // reaped behind our back (a host's wait(-1)): status unknown

@@ -16,6 +16,9 @@
 
 namespace meanwhile {
 
+// Number of '\n' in `data` (vectorized).
+std::uint64_t count_newlines(std::string_view data);
+
 // The last `capacity` bytes appended; memory grows with the output, up to `capacity`.
 class TailBuffer {
  public:

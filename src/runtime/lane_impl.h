@@ -47,12 +47,20 @@ enum class EndReason { none, killed, timed_out };
 // What only exists while a job has a process (or leftovers): lane thread only.
 struct LiveJob {
   explicit LiveJob(asio::io_context& io)
-      : pidfd(io), output(io), input(io), timeout(io), stall(io), fold(io), grace(io) {}
+      : pidfd(io),
+        output(io),
+        input(io),
+        timeout(io),
+        stall(io),
+        fold(io),
+        grace(io),
+        coalesce(io) {}
 
   asio::posix::stream_descriptor pidfd;   // the leader; readable when it exits
   asio::posix::stream_descriptor output;  // read end of the stdout+stderr pipe
   asio::posix::stream_descriptor input;   // write end of the stdin pipe (pipe mode)
   asio::steady_timer timeout, stall, fold, grace;
+  asio::steady_timer coalesce;  // the next read of a job printing heavily
   std::unique_ptr<Cgroup> cgroup;
   int cgroup_watch = -1;  // inotify watch on cgroup.events while leftovers remain
 
@@ -64,6 +72,7 @@ struct LiveJob {
   bool grace_pending = false;  // SIGKILL after the grace period is armed
   bool stalled = false;
   SteadyClock::time_point last_output;
+  SteadyClock::time_point last_read_wake;
   LineSplitter lines;
   std::vector<std::string> fold_lines;  // matched lines waiting for the fold timer
   std::size_t fold_extra = 0;           // matched lines beyond NoteQueue::kMaxLines
@@ -200,6 +209,7 @@ class Lane::Impl : public ReapOwner {
   asio::signal_set sigchld_;
   asio::signal_set shutdown_signals_;
   asio::steady_timer shutdown_timer_;
+  asio::steady_timer flush_timer_;
   asio::posix::stream_descriptor inotify_;
   std::map<int, std::uint64_t> cgroup_watches_;  // inotify wd -> job
   std::unique_ptr<CgroupTree> cgroups_;

@@ -32,6 +32,10 @@ std::string end_text(const JobInfo& info) {
   return text;
 }
 
+// Status rows are written in one transaction per kFlushDelay: fewer transactions in a burst,
+// and none competing with the next submit's insert right after a job ends.
+constexpr std::chrono::milliseconds kFlushDelay{5};
+
 std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
@@ -387,7 +391,10 @@ void Lane::Impl::mark_dirty(const JobPtr& job) {
   }
   if (!flush_posted_) {
     flush_posted_ = true;
-    asio::post(io_, [this] { flush_store(); });
+    flush_timer_.expires_after(kFlushDelay);
+    flush_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) flush_store();
+    });
   }
 }
 

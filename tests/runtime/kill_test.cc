@@ -3,6 +3,7 @@
 // with cgroups (where this machine allows them) and without.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 
@@ -114,7 +115,13 @@ TEST_P(KillTest, EscapeesOfAFinishedJobAreListedAndKilled) {
   JobId id = submit_ok(*lane, shell("setsid sleep 300 & (sh -c 'sleep 301 &' &); echo done"));
   JobInfo info = wait_done(*lane, id);
   EXPECT_EQ(info.status, JobStatus::exited);
-  ASSERT_TRUE(eventually([&] { return job_processes(id).size() == 2; }));
+  // Until the intermediate shells are gone, only the two sleeps are left.
+  ASSERT_TRUE(eventually([&] {
+    auto pids = job_processes(id);
+    return pids.size() == 2 && std::all_of(pids.begin(), pids.end(), [](pid_t pid) {
+             return read_file("/proc/" + std::to_string(pid) + "/comm") == "sleep\n";
+           });
+  }));
   auto listed = lane->get(id);
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->descendants.size(), 2u);

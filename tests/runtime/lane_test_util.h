@@ -134,13 +134,6 @@ inline std::vector<pid_t> processes_with_env(const std::string& entry) {
   return pids;
 }
 
-struct LaneFixtureOptions {
-  std::size_t max_slots = 0;
-  std::chrono::milliseconds kill_grace{2000};
-  std::chrono::milliseconds stall_after{45000};
-  bool use_cgroups = true;
-};
-
 inline std::unique_ptr<Lane> open_lane(const TempDir& dir, LaneOptions options = {}) {
   options.workspace = dir.path();
   if (options.data_dir.empty()) options.data_dir = dir / "data";

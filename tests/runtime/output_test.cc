@@ -103,6 +103,8 @@ TEST_F(OutputTest, PastTheLogCapBytesAreDrainedCountedAndDropped) {
   EXPECT_EQ(info.bytes_dropped, 50005u - 1000u);
   EXPECT_EQ(file_size(info.log_path), 1000u);
   EXPECT_EQ(info.last_line, "end");  // the tail still follows the output
+  EXPECT_NE(notes[0].preview.find("49005 bytes past the log cap of 1000 bytes"), std::string::npos)
+      << notes[0].preview;
   auto row = lane->get(id);
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(row->bytes_dropped, 49005u);
@@ -189,8 +191,8 @@ TEST_F(OutputTest, ASilentJobRaisesOneStalledNotePerSilence) {
   ASSERT_TRUE(lane);
   // Silent for three stall periods, then "b", then silent again.
   const double silence = 0.9 * slowdown();
-  JobId id = submit_ok(*lane, shell("echo a; sleep " + std::to_string(silence) +
-                                    "; echo b; sleep 30"));
+  JobId id =
+      submit_ok(*lane, shell("echo a; sleep " + std::to_string(silence) + "; echo b; sleep 30"));
   // First silence after "a", one note; "b" re-arms; the second silence, one more note.
   auto notes = collect_notes(
       *lane, [](const std::vector<Note>& n) { return n.size() >= 2; }, 6s);
