@@ -121,10 +121,11 @@ void Session::handle_request(const json& id, const std::string& method, const js
     if (!level) return respond_error(id, jsonrpc::kInvalidParams, level.error());
     const int rank = logging_level_rank(*level);
     if (rank < 0) {
-      return respond_error(id, jsonrpc::kInvalidParams,
-                           "Invalid params: level: expected one of debug, info, notice, warning, "
-                           "error, critical, alert, emergency; got \"" +
-                               *level + "\"");
+      const std::string message =
+          "Invalid params: level: expected one of debug, info, notice, warning, error, "
+          "critical, alert, emergency; got \"" +
+          *level + "\"";
+      return respond_error(id, jsonrpc::kInvalidParams, message);
     }
     log_level_ = rank;
     return respond(id, json::object());
@@ -185,24 +186,22 @@ void Session::run_async(const json& id, std::function<void(const Cancel&)> work)
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   const std::string key = jsonrpc::id_key(id);
   {
+    // A client may reuse an id as soon as it has the response, possibly before the worker
+    // below has unregistered it: the newest request owns the id.
     std::lock_guard lock(inflight_mu_);
-    if (!inflight_.emplace(key, cancel).second) {
-      return respond_error(id, jsonrpc::kInvalidRequest,
-                           "Invalid request: id " + id.dump() +
-                               " is already in use by a request "
-                               "in progress");
-    }
+    inflight_[key] = cancel;
   }
-  const bool posted = pool_.post([this, key, cancel, work = std::move(work)] {
+  auto unregister = [this, key, cancel] {
+    std::lock_guard lock(inflight_mu_);
+    auto it = inflight_.find(key);
+    if (it != inflight_.end() && it->second == cancel) inflight_.erase(it);
+  };
+  const bool posted = pool_.post([this, cancel, unregister, work = std::move(work)] {
     // Cancelled while it waited for a worker, or the server is stopping: never started.
     if (!stopping_ && !cancel->load()) work(cancel);
-    std::lock_guard lock(inflight_mu_);
-    inflight_.erase(key);
+    unregister();
   });
-  if (!posted) {
-    std::lock_guard lock(inflight_mu_);
-    inflight_.erase(key);
-  }
+  if (!posted) unregister();
 }
 
 void Session::respond(const json& id, json result, const Cancel& cancel) {
@@ -244,11 +243,9 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
 
   if (auto task = params.find("task"); features_.tasks && task != params.end()) {
     if (!def->task_support) {
-      return respond_error(id, jsonrpc::kMethodNotFound,
-                           "Tool " + *name +
-                               " does not support task-augmented calls "
-                               "(execution.taskSupport is forbidden)",
-                           cancel);
+      const std::string message =
+          "Tool " + *name + " does not support task-augmented calls (no execution.taskSupport)";
+      return respond_error(id, jsonrpc::kMethodNotFound, message, cancel);
     }
     return call_tool_as_task(id, *name, arguments, *task, cancel);
   }

@@ -19,9 +19,11 @@ bool WorkerPool::post(std::function<void()> work) {
   } else {
     cv_.notify_one();
   }
-  if (idle_ < queue_.size() && threads_.size() == max_threads_) {
-    log("{} requests are running: the next one waits for a free worker", max_threads_);
+  const bool saturated = idle_ < queue_.size() && threads_.size() == max_threads_;
+  if (saturated && !saturated_) {
+    log("{} requests are running: more wait for a free worker", max_threads_);
   }
+  saturated_ = saturated;
   return true;
 }
 

@@ -34,6 +34,7 @@ class WorkerPool {
   std::deque<std::function<void()>> queue_;
   std::vector<std::thread> threads_;
   std::size_t idle_ = 0;
+  bool saturated_ = false;  // logged once per stretch of saturation
   bool stopping_ = false;
 };
 

@@ -2,8 +2,9 @@
 //
 // Caller side (any thread; lane.cc, lane_queries.cc): validates and records jobs, answers
 // queries from snapshots under mu_, posts everything else to the lane thread.
-// Lane thread (lane_loop.cc, lane_kill.cc): one asio::io_context; it owns every process, fd and
-// timer; it is the only writer of job state (under mu_ for what callers can read).
+// Lane thread (lane_loop.cc: life cycle; lane_io.cc: pipes and timers; lane_kill.cc: kill,
+// reaping, shutdown): one asio::io_context; it owns every process, fd and timer and is the only
+// writer of job state (under mu_ for what callers can read). lane_open.cc opens and closes.
 #pragma once
 
 #include <sys/resource.h>
@@ -88,7 +89,8 @@ struct Job {
   std::shared_ptr<const WatchRegex> watch;  // null: no watch
   std::string mark;                         // MEANWHILE_JOB_MARK value
 
-  // Guarded by Impl::mu_ (written by the lane thread, or by submit before the job is shared).
+  // Guarded by Impl::mu_ (written by the lane thread, or by submit before the job is shared;
+  // the lane thread reads them without the lock). JobOutput's log fd is lane-thread only.
   JobInfo info;
   JobOutput output;
   bool output_released = false;  // info.last_line holds the final value

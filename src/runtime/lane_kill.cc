@@ -55,10 +55,9 @@ void Lane::Impl::signal_job(const JobPtr& job, int sig) {
     }
     if (leader != ::getpgrp()) ::kill(-leader, sig);
   }
-  if (live != nullptr && live->cgroup && cgroups_) {
-    cgroups_->signal(*live->cgroup, sig);
-    return;
-  }
+  if (live != nullptr && live->cgroup && cgroups_) cgroups_->signal(*live->cgroup, sig);
+  // The marker too, even with a cgroup: a process that could not join the cgroup (or left it)
+  // still carries the job's mark in its environment. Only a kill pays for this /proc scan.
   std::string scratch;
   for (const auto& found : proc::find_marked(job->mark)) {
     if (found.mark == job->mark) proc::signal_if_marked(found.pid, found.mark, sig, scratch);
