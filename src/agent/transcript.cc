@@ -17,20 +17,22 @@ using nlohmann::json;
 
 namespace {
 
-Result<UniqueFd> open_append(const std::string& path, bool must_be_new) {
-  int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (must_be_new ? O_EXCL : 0);
-  UniqueFd fd(::open(path.c_str(), flags, 0600));
+Result<UniqueFd> open_append(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
   if (!fd) return make_error("cannot open transcript " + path + ": " + std::strerror(errno));
   return fd;
 }
 
-std::string session_file_name() {
+// <YYYYmmdd-HHMMSS>-<pid>; `attempt` > 0 adds "-N" (a second session in the same second).
+std::string session_file_name(int attempt) {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  return std::string(stamp) + "-" + std::to_string(::getpid()) + ".jsonl";
+  std::string name = std::string(stamp) + "-" + std::to_string(::getpid());
+  if (attempt > 0) name += "-" + std::to_string(attempt + 1);
+  return name + ".jsonl";
 }
 
 }  // namespace
@@ -39,10 +41,14 @@ Result<Transcript> Transcript::create(const std::string& sessions_dir) {
   std::error_code ec;
   fs::create_directories(sessions_dir, ec);
   if (ec) return make_error("cannot create " + sessions_dir + ": " + ec.message());
-  std::string path = sessions_dir + "/" + session_file_name();
-  auto fd = open_append(path, /*must_be_new=*/true);
-  if (!fd) return make_error(fd.error());
-  return Transcript(path, std::move(*fd));
+  for (int attempt = 0;; ++attempt) {
+    std::string path = sessions_dir + "/" + session_file_name(attempt);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd) return Transcript(path, std::move(fd));
+    if (errno != EEXIST || attempt >= 100) {
+      return make_error("cannot create transcript " + path + ": " + std::strerror(errno));
+    }
+  }
 }
 
 Result<json> read_transcript(const std::string& path, std::vector<std::string>* warnings) {
@@ -83,7 +89,7 @@ Result<Transcript> Transcript::open_latest(const std::string& sessions_dir, json
   auto loaded = read_transcript(newest.string(), warnings);
   if (!loaded) return make_error(loaded.error());
   *messages = repair_conversation(*loaded, warnings);
-  auto fd = open_append(newest.string(), /*must_be_new=*/false);
+  auto fd = open_append(newest.string());
   if (!fd) return make_error(fd.error());
   return Transcript(newest.string(), std::move(*fd));
 }

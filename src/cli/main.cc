@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
+#include <iterator>
 
 #include "cli/modes.h"
 #include "cli/session.h"
@@ -103,7 +105,10 @@ int main(int argc, char** argv) {
   o.print = print_opt->count() > 0;
 
   if (mcp->parsed()) return serve_mcp(o.workspace);
-  if (o.print && o.prompt.empty()) {
+  if (o.print && o.prompt == "-") {
+    o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  if (o.print && o.prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
     std::fprintf(stderr, "meanwhile: -p needs a prompt (or \"-\" to read it from stdin)\n");
     return kExitUsage;
   }

@@ -4,8 +4,6 @@
 
 #include <cerrno>
 #include <cmath>
-#include <iostream>
-#include <iterator>
 
 #include "cli/console.h"
 #include "cli/stream_json.h"
@@ -34,10 +32,6 @@ WaitResult wait_for_note(Session& s, JsonLines* json_out, Clock::time_point dead
     if (n < 0 && errno != EINTR) return WaitResult::timed_out;
     if (json_out && (fds[2].revents & POLLIN)) s.job_events.flush(*json_out);
   }
-}
-
-std::string read_all_stdin() {
-  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 
 }  // namespace
@@ -70,7 +64,6 @@ int run_print_mode(Session& s, const CliOptions& options) {
   }
   s.start_loop(std::move(events));
 
-  std::string prompt = options.prompt == "-" ? read_all_stdin() : options.prompt;
   if (stream_json) {
     json tools = json::array();
     for (const ToolDef& def : s.registry.tools()) tools.push_back(def.name);
@@ -96,14 +89,13 @@ int run_print_mode(Session& s, const CliOptions& options) {
           {"num_turns", calls}, {"duration_ms", ms.count()}, {"result", final_text}};
       if (!error.empty()) result["error"] = error;
       json_out.emit(std::move(result));
-    } else {
-      console.end_text();
-      if (!error.empty()) console.error(error);
     }
+    console.end_text();
+    if (!error.empty()) console.error(error);  // stderr, in both formats
     return code;
   };
 
-  agent::RunOutcome outcome = s.loop->run_user_text(prompt, options.max_turns);
+  agent::RunOutcome outcome = s.loop->run_user_text(options.prompt, options.max_turns);
   while (true) {
     calls += outcome.model_calls;
     if (!outcome.final_text.empty()) final_text = outcome.final_text;

@@ -19,8 +19,6 @@
 namespace meanwhile {
 namespace {
 
-constexpr std::size_t kPoolSize = 16;
-
 std::string cgroup2_mount() {
   std::ifstream mounts("/proc/self/mounts");
   std::string line, found;
@@ -100,7 +98,6 @@ CgroupTree::CgroupTree(std::string base, std::string path, bool has_kill)
     : base_(std::move(base)), path_(std::move(path)), has_kill_(has_kill) {}
 
 CgroupTree::~CgroupTree() {
-  free_.clear();
   for_each_entry(path_, [&](const std::string& name) {
     std::string dir = path_ + "/" + name;
     if (::rmdir(dir.c_str()) != 0 && errno == EBUSY) kill_tree(dir, has_kill_);
@@ -109,11 +106,6 @@ CgroupTree::~CgroupTree() {
 }
 
 std::unique_ptr<Cgroup> CgroupTree::acquire() {
-  if (!free_.empty()) {
-    auto cgroup = std::move(free_.back());
-    free_.pop_back();
-    return cgroup;
-  }
   auto cgroup = std::make_unique<Cgroup>();
   cgroup->path = path_ + "/job-" + std::to_string(next_index_++);
   if (::mkdir(cgroup->path.c_str(), 0755) != 0) return nullptr;
@@ -129,10 +121,6 @@ std::unique_ptr<Cgroup> CgroupTree::acquire() {
 
 void CgroupTree::release(std::unique_ptr<Cgroup> cgroup) {
   if (!cgroup) return;
-  if (free_.size() < kPoolSize && !populated(*cgroup)) {
-    free_.push_back(std::move(cgroup));
-    return;
-  }
   std::string path = cgroup->path;
   cgroup.reset();
   ::rmdir(path.c_str());  // fails while populated: then the destructor retries

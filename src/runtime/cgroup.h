@@ -1,8 +1,8 @@
 // Cgroups (v2) for jobs, where the host may create them: one directory per running job under a
 // per-host parent, <v2 mount>/<host's cgroup>/meanwhile-<pid>-<start ticks>-<n>/job-<k>.
 // A cgroup holds every process a job starts, whatever it does (setsid, double fork, a cleared
-// environment), and cgroup.kill ends them all at once. Empty job cgroups are reused (mkdir and
-// rmdir cost more than the job's own bookkeeping). Everything else in the lane works without.
+// environment), and cgroup.kill ends them all at once. Each job gets a fresh directory, removed
+// when it is empty. Everything else in the lane works without.
 #pragma once
 
 #include <sys/types.h>
@@ -34,7 +34,8 @@ class CgroupTree {
 
   // A cgroup for one job (empty), or nullptr if none can be made now.
   std::unique_ptr<Cgroup> acquire();
-  // The job is done with it: reused when empty, removed when the pool is full.
+  // The job is done with it: removed (a fresh cgroup per job; reusing empty ones let a stale
+  // SIGKILL reach the next job, see docs/PERFORMANCE.md).
   void release(std::unique_ptr<Cgroup> cgroup);
 
   static bool populated(const Cgroup& cgroup);
@@ -54,7 +55,6 @@ class CgroupTree {
   std::string path_;  // this host's tree
   bool has_kill_;
   unsigned next_index_ = 0;
-  std::vector<std::unique_ptr<Cgroup>> free_;
 };
 
 }  // namespace meanwhile

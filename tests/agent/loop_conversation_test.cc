@@ -105,6 +105,14 @@ TEST(LoopTranscript, MessagesRoundTripAndContinueRepairs) {
   EXPECT_EQ(again->back()["content"][0]["text"], "appended");
 }
 
+TEST(LoopTranscript, SessionsStartedInTheSameSecondGetTheirOwnFiles) {
+  TempDir dir;
+  auto a = Transcript::create(dir.path());
+  auto b = Transcript::create(dir.path());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->path(), b->path());
+}
+
 TEST(LoopTranscript, ContinueWithoutSessionsIsAnError) {
   TempDir dir;
   json messages;

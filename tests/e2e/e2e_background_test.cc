@@ -1,5 +1,7 @@
 // The seed's scenarios end to end: the real `meanwhile -p` against the real fake model server.
 // Assertions read the server's request log: what the model was sent, and when.
+#include <signal.h>
+
 #include <cctype>
 #include <cmath>
 #include <sstream>
@@ -301,6 +303,43 @@ TEST(E2eBackground, TheKeyAppearsNowhere) {
   EXPECT_NE(tree.find("Done looking around."), std::string::npos);  // the transcript is there
   EXPECT_EQ(tree.find(key), std::string::npos);
   EXPECT_EQ(read_file(dir.file("env.txt")).find(key), std::string::npos);
+}
+
+// Ctrl+C (SIGINT) or SIGTERM while print mode waits for a job: meanwhile exits and the job's
+// processes end with it.
+void interrupt_while_waiting(int sig, const std::string& marker) {
+  TempDir dir;
+  FakeServer server(dir, {
+                             turn({tool_use("background_run", {{"command", "sleep " + marker}})}),
+                             turn({text_block("Waiting for the long job.")}),
+                         });
+  bool sent = false;
+  RunResult r =
+      run_meanwhile({"-p", "long"}, dir.path(), anthropic_env(dir, server),
+                    std::chrono::seconds(60), "", [&](pid_t pid) {
+                      if (!sent && server.log().size() >= 2 && process_alive("sleep " + marker)) {
+                        ::kill(pid, sig);
+                        sent = true;
+                      }
+                    });
+  ASSERT_TRUE(sent);
+  EXPECT_LT(r.seconds, 20.0);
+  if (sig == SIGINT) {
+    EXPECT_EQ(r.exit_code, 130) << r.err;
+    EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
+  } else {
+    EXPECT_EQ(r.term_signal, sig) << r.err;
+  }
+  EXPECT_TRUE(
+      wait_until([&] { return !process_alive("sleep " + marker); }, std::chrono::seconds(5)));
+}
+
+TEST(E2eBackground, CtrlCWhilePrintModeWaitsExitsAndEndsTheJobs) {
+  interrupt_while_waiting(SIGINT, "41.25");
+}
+
+TEST(E2eBackground, SigtermWhilePrintModeWaitsEndsTheJobs) {
+  interrupt_while_waiting(SIGTERM, "42.75");
 }
 
 }  // namespace

@@ -127,6 +127,16 @@ TEST(E2eConfig, UsageErrorsExitTwo) {
   }
 }
 
+TEST(E2eConfig, PromptFromStdin) {
+  TempDir dir;
+  FakeServer server(dir, {turn({text_block("read it")})});
+  RunResult r = run_meanwhile({"-p", "-"}, dir.path(), anthropic_env(dir, server),
+                              std::chrono::seconds(60), "hello from stdin\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(all_text(server.log().at(0)["request"]["messages"]).find("hello from stdin"),
+            std::string::npos);
+}
+
 TEST(E2eConfig, HelpAndVersion) {
   TempDir dir;
   RunResult help = run_meanwhile({"--help"}, dir.path(), base_env(dir.path()));

@@ -143,17 +143,6 @@ TEST(E2eRepl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
 }
 
-bool process_with_arg_alive(const std::string& needle) {
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::string cmdline = read_file(entry.path().string() + "/cmdline");
-    for (char& c : cmdline) {
-      if (c == '\0') c = ' ';
-    }
-    if (cmdline.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   TempDir dir;
   FakeServer server(
@@ -167,7 +156,7 @@ TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   term.type("start long\r");
   ASSERT_TRUE(term.expect("Long job started.")) << term.output();
   ASSERT_TRUE(term.expect(kPrompt)) << term.output();
-  EXPECT_TRUE(process_with_arg_alive("sleep 61.25"));
+  EXPECT_TRUE(process_alive("sleep 61.25"));
 
   term.type("take your time\r");
   ASSERT_TRUE(wait_until([&] { return server.log().size() >= 3; }, 10s));
@@ -176,7 +165,7 @@ TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   ASSERT_TRUE(term.expect("interrupted", 5s)) << term.output();
   EXPECT_LT(Clock::now() - sent, 5s);
   ASSERT_TRUE(term.expect(kPrompt)) << term.output();
-  EXPECT_TRUE(process_with_arg_alive("sleep 61.25"));  // Ctrl+C never reaches jobs
+  EXPECT_TRUE(process_alive("sleep 61.25"));  // Ctrl+C never reaches jobs
 
   term.type("/help\r");
   ASSERT_TRUE(term.expect("/output ID")) << term.output();
@@ -195,7 +184,7 @@ TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   ASSERT_TRUE(term.expect("kill them and exit? [y/N]")) << term.output();
   term.type("y\r");
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
-  EXPECT_TRUE(wait_until([] { return !process_with_arg_alive("sleep 61.25"); }, 5s));
+  EXPECT_TRUE(wait_until([] { return !process_alive("sleep 61.25"); }, 5s));
 }
 
 }  // namespace

@@ -84,7 +84,8 @@ void set_nonblocking(int fd) {
 }  // namespace
 
 RunResult run_meanwhile(const std::vector<std::string>& args, const std::string& cwd,
-                        const Env& env, std::chrono::seconds timeout, const std::string& input) {
+                        const Env& env, std::chrono::seconds timeout, const std::string& input,
+                        const std::function<void(pid_t)>& tick) {
   std::vector<std::string> argv_s = {MEANWHILE_BIN};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s = env_strings(env);
@@ -130,6 +131,7 @@ RunResult run_meanwhile(const std::vector<std::string>& args, const std::string&
                      {err_open ? err[0] : -1, POLLIN, 0},
                      {in_fd, POLLOUT, 0}};
     ::poll(fds, 3, 100);
+    if (tick && !term_sent) tick(pid);
     char buf[65536];
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -157,6 +159,18 @@ RunResult run_meanwhile(const std::vector<std::string>& args, const std::string&
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
+}
+
+bool process_alive(const std::string& needle) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string cmdline = read_file(entry.path().string() + "/cmdline");
+    for (char& c : cmdline) {
+      if (c == '\0') c = ' ';
+    }
+    if (cmdline.find(needle) != std::string::npos) return true;
+  }
+  return false;
 }
 
 json text_block(const std::string& text) {

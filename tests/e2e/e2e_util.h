@@ -48,9 +48,14 @@ struct RunResult {
 };
 
 // Runs `meanwhile args...` in `cwd` with exactly `env`, feeding `input` on stdin.
+// `tick`, when set, is called about every 100 ms with the child's pid while it runs (e.g. to
+// send it a signal at the right moment).
 RunResult run_meanwhile(const std::vector<std::string>& args, const std::string& cwd,
                         const Env& env, std::chrono::seconds timeout = std::chrono::seconds(60),
-                        const std::string& input = "");
+                        const std::string& input = "", const std::function<void(pid_t)>& tick = {});
+
+// True while a process whose command line contains `needle` exists (e.g. a job's `sleep 40.75`).
+bool process_alive(const std::string& needle);
 
 // Script entries (one JSON value each) written as JSONL.
 std::string write_script(const TempDir& dir, const std::vector<json>& entries,

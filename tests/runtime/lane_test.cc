@@ -346,7 +346,8 @@ TEST(LaneTest, NoFdIsLeftBehindByJobs) {
   std::this_thread::sleep_for(300ms);
   const int baseline = open_fds();
   run_mix(20);
-  EXPECT_TRUE(eventually([&] { return open_fds() == baseline; })) << open_fds() << " vs " << baseline;
+  EXPECT_TRUE(eventually([&] { return open_fds() == baseline; }))
+      << open_fds() << " vs " << baseline;
 }
 
 TEST(LaneTest, ASilentJobHasNoOutputAndReadsAsEmpty) {

@@ -2,8 +2,8 @@
 // statuses (whichever lane's SIGCHLD handler reaps a leader), and children the host starts
 // itself are left to the host's own waitpid().
 #include <spawn.h>
-#include <cstring>
 #include <sys/wait.h>
+#include <cstring>
 
 #include <thread>
 
