@@ -24,7 +24,7 @@ ExitStatus status_of(const siginfo_t& info) {
 bool reap_pid(pid_t pid, siginfo_t* info) {
   for (;;) {
     *info = siginfo_t{};
-    if (::waitid(P_PID, static_cast<id_t>(pid), info, WEXITED | WNOHANG) == 0) {
+    if (::waitid(P_PID, static_cast<id_t>(pid), info, WEXITED | WNOHANG | __WALL) == 0) {
       return info->si_pid == pid;
     }
     if (errno != EINTR) return false;
@@ -51,11 +51,12 @@ std::optional<ExitStatus> ChildReaper::reap_leader(pid_t pid, int pidfd) {
   siginfo_t info{};
   int rc;
   do {
-    rc = ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
+    // __WALL: leaders started asynchronously have no exit signal (spawn_async.cc).
+    rc = ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | __WALL);
   } while (rc < 0 && errno == EINTR);
   if (rc < 0 && errno == EINVAL) {  // Linux 5.3: pidfds, but no P_PIDFD yet. Tracked: not reused.
     do {
-      rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+      rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | __WALL);
     } while (rc < 0 && errno == EINTR);
   }
   if (rc == 0 && info.si_pid == 0) return std::nullopt;  // not exited yet

@@ -69,10 +69,11 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
   fs::path cwd = spec.cwd.empty() ? fs::path(options_.workspace) : fs::path(spec.cwd);
   if (cwd.is_relative()) cwd = fs::path(options_.workspace) / cwd;
   cwd = cwd.lexically_normal();
-  if (!fs::exists(cwd, ec)) {
+  const fs::file_status cwd_status = fs::status(cwd, ec);  // one stat for both checks
+  if (!fs::exists(cwd_status)) {
     return make_error("the working directory does not exist: " + cwd.string());
   }
-  if (!fs::is_directory(cwd, ec)) {
+  if (!fs::is_directory(cwd_status)) {
     return make_error("the working directory is not a directory: " + cwd.string());
   }
   spec.cwd = cwd.string();
@@ -96,19 +97,17 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
   info.spec = std::move(spec);
   info.status = JobStatus::queued;
   info.submitted_at = WallClock::now();
-  info.log_path = options_.data_dir + "/logs/{id}.log";
   info.ours = true;
-  auto id = store_->insert(info, host_);
-  if (!id) return make_error("cannot record the job in the store: " + id.error());
-  info.id = *id;
-  info.log_path = options_.data_dir + "/logs/" + *id + ".log";
-  auto key = parse_id(*id);
-  if (!key) return make_error("the store returned an invalid job id '" + *id + "'");
+  auto key = next_job_id();
+  if (!key) return make_error("cannot record the job in the store: " + key.error());
+  info.id = std::to_string(*key);
+  info.log_path = options_.data_dir + "/logs/" + info.id + ".log";
+  const JobId id = info.id;
 
   const std::uint64_t log_cap = *info.spec.log_cap_bytes;
   auto job = std::make_shared<Job>(*key, std::move(info), log_cap, options_.tail_bytes);
   job->watch = std::move(watch);
-  job->mark = mark_prefix_ + *id;
+  job->mark = mark_prefix_ + id;
   job->skip_reason = std::move(skip_reason);
   {
     std::lock_guard lock(mu_);
@@ -116,7 +115,23 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
     jobs_.emplace(*key, job);
   }
   asio::post(io_, [this, job] { on_submitted(job); });
-  return *id;
+  return id;
+}
+
+// Ids come in blocks reserved in the store (one transaction per block, not per job). Blocks
+// grow from 4 to kMaxIdBlock as a host submits more, so a host that runs a few jobs leaves a
+// small gap in the numbering when it ends and one that runs thousands reserves rarely.
+Result<std::uint64_t> Lane::Impl::next_job_id() {
+  constexpr std::int64_t kMaxIdBlock = 256;
+  std::lock_guard lock(ids_mu_);
+  if (next_id_ == end_id_) {
+    auto first = store_->reserve_ids(id_block_);
+    if (!first) return make_error(first.error());
+    next_id_ = static_cast<std::uint64_t>(*first);
+    end_id_ = next_id_ + static_cast<std::uint64_t>(id_block_);
+    id_block_ = std::min(id_block_ * 2, kMaxIdBlock);
+  }
+  return next_id_++;
 }
 
 Status Lane::Impl::kill(const JobId& id) {

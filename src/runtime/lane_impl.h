@@ -34,6 +34,7 @@
 #include "runtime/job_output.h"
 #include "runtime/note_queue.h"
 #include "runtime/spawn.h"
+#include "runtime/spawn_report.h"
 #include "runtime/store.h"
 #include "runtime/unique_fd.h"
 #include "runtime/watch_regex.h"
@@ -45,6 +46,27 @@ using SteadyClock = std::chrono::steady_clock;
 // Why a running job is being ended by the lane.
 enum class EndReason { none, killed, timed_out };
 
+// What an asynchronously started child reads until it execs: kept unchanged until the report
+// pipe says so (spawn_async.cc). Its stack is never unmapped while the child may run on it.
+struct PendingSpawn {
+  PendingSpawn() = default;
+  PendingSpawn(const PendingSpawn&) = delete;
+  PendingSpawn& operator=(const PendingSpawn&) = delete;
+  ~PendingSpawn() {
+    if (!resolved && stack) (void)stack.release();  // the child may still use it: leak it
+  }
+  EnvBlock env;
+  std::string command;
+  std::string cwd;
+  char sh[3] = "sh";
+  char dash_c[3] = "-c";
+  char* argv[4] = {nullptr, nullptr, nullptr, nullptr};
+  SpawnRequest request;
+  std::unique_ptr<ChildStack> stack;
+  SpawnOutcome outcome;
+  bool resolved = false;  // EOF on the report pipe: the child exec'd or exited
+};
+
 // What only exists while a job has a process (or leftovers): lane thread only.
 struct LiveJob {
   explicit LiveJob(asio::io_context& io)
@@ -55,16 +77,21 @@ struct LiveJob {
         stall(io),
         fold(io),
         grace(io),
-        coalesce(io) {}
+        coalesce(io),
+        report(io) {}
 
   asio::posix::stream_descriptor pidfd;   // the leader; readable when it exits
   asio::posix::stream_descriptor output;  // read end of the stdout+stderr pipe
   asio::posix::stream_descriptor input;   // write end of the stdin pipe (pipe mode)
   asio::steady_timer timeout, stall, fold, grace;
-  asio::steady_timer coalesce;  // the next read of a job printing heavily
+  asio::steady_timer coalesce;            // the next read of a job printing heavily
+  asio::posix::stream_descriptor report;  // async spawn: the child's report pipe
+  std::unique_ptr<PendingSpawn> pending;  // async spawn: until the child has exec'd
+  std::string spawn_error;                // async spawn: why the child could not start
   std::unique_ptr<Cgroup> cgroup;
   int cgroup_watch = -1;  // inotify watch on cgroup.events while leftovers remain
 
+  pid_t pid = 0;  // the leader (in info.pid once it runs)
   bool leader_reaped = false;
   bool output_eof = false;
   bool read_scheduled = false;  // an async_wait or a posted read is pending on `output`
@@ -106,7 +133,9 @@ struct Job {
   std::size_t deps_pending = 0;
   std::string skip_reason;  // set at submit when a job in `after` already failed
   bool ready = false;       // in Impl::ready_
+  bool holds_slot = false;  // its leader was started and counts against max_slots
   bool dirty = false;       // in Impl::dirty_
+  bool stored = false;      // its row is in the store (written by flush_store)
   std::string stdin_pending;
   std::size_t stdin_offset = 0;
   bool stdin_close_requested = false;
@@ -156,6 +185,7 @@ class Lane::Impl : public ReapOwner {
   void make_ready(const JobPtr& job);
   void schedule();
   void start_batch();
+  void start_some();
   std::size_t slot_limit() const;
   bool start(const JobPtr& job);
   Status spawn(const JobPtr& job);
@@ -163,9 +193,15 @@ class Lane::Impl : public ReapOwner {
   void resolve_dependents(Job& job);
   void on_leader_exit(const JobPtr& job, ExitStatus status);
   void watch_leader(const JobPtr& job);
+  Result<Spawned> start_async(const JobPtr& job, std::unique_ptr<PendingSpawn>& pending);
+  void watch_spawn_report(const JobPtr& job);
+  void resolve_spawn(const JobPtr& job);
+  void mark_running(const JobPtr& job);
   void check_done(const JobPtr& job);
   void mark_dirty(const JobPtr& job);
+  void arm_flush(std::chrono::milliseconds delay);
   void flush_store();
+  Result<std::uint64_t> next_job_id();
   void notify_status(const JobPtr& job);
   void push_note(const JobPtr& job, NoteKind kind, int priority, std::vector<std::string> lines,
                  std::string preview);
@@ -215,7 +251,8 @@ class Lane::Impl : public ReapOwner {
   asio::posix::stream_descriptor inotify_;
   std::map<int, std::uint64_t> cgroup_watches_;  // inotify wd -> job
   std::unique_ptr<CgroupTree> cgroups_;
-  ChildStack child_stack_;  // clone3() children run on it until they exec
+  bool async_spawn_ = false;  // spawn_process_async() works here
+  std::vector<std::unique_ptr<ChildStack>> free_stacks_;
   std::vector<char> read_buffer_;
   std::set<std::pair<int, std::uint64_t>> ready_;  // (-priority, id): next to start first
   std::size_t started_running_ = 0;                // leaders alive (lane thread's count)
@@ -224,12 +261,19 @@ class Lane::Impl : public ReapOwner {
   std::size_t fd_budget_ = 1024;  // fds jobs may use: the soft limit minus a reserve
   std::vector<JobPtr> dirty_;
   bool flush_posted_ = false;
+  bool flush_now_ = false;  // a job without a row started: write it at the end of the batch
   std::unordered_map<pid_t, JobPtr> leaders_;  // leaders not reaped yet
   std::size_t pending_sweeps_ = 0;             // marker sweeps waiting for their SIGKILL
   std::size_t pending_graces_ = 0;             // jobs waiting for their SIGKILL
   bool shutting_down_ = false;
   bool closing_ = false;  // the destructor's shutdown: the lane will not be used again
   std::vector<std::function<void()>> shutdown_waiters_;
+
+  // Job ids: taken from blocks reserved in the store, so that submit() does no I/O for most
+  // jobs (the row itself is written by the lane thread, batched).
+  std::mutex ids_mu_;
+  std::uint64_t next_id_ = 0, end_id_ = 0;  // [next_id_, end_id_) reserved and unused
+  std::int64_t id_block_ = 4;               // the next block's size: doubles up to kMaxIdBlock
 
   mutable std::mutex mu_;
   std::condition_variable status_cv_;

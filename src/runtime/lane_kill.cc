@@ -23,7 +23,7 @@ namespace meanwhile {
 
 void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error) {
   const JobStatus status = job->info.status;
-  if (status == JobStatus::queued) {
+  if (status == JobStatus::queued && !job->live) {
     if (job->ready) {
       ready_.erase({-job->info.spec.priority, job->key});
       job->ready = false;
@@ -32,7 +32,7 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
            error.empty() ? "killed before it started" : std::move(error));
     return;
   }
-  if (status == JobStatus::running && job->end_reason == EndReason::none) {
+  if (!is_terminal(status) && job->end_reason == EndReason::none) {  // running (or starting)
     job->end_reason = reason;
     job->end_error = std::move(error);
   }
@@ -46,7 +46,7 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
 
 void Lane::Impl::signal_job(const JobPtr& job, int sig) {
   LiveJob* live = job->live.get();
-  const pid_t leader = job->info.pid;
+  const pid_t leader = live != nullptr ? live->pid : 0;
   if (live != nullptr && !live->leader_reaped && leader > 0) {
     if (live->pidfd.is_open()) {
       sys::pidfd_send_signal(live->pidfd.native_handle(), sig);
@@ -118,9 +118,9 @@ void Lane::Impl::begin_shutdown(std::function<void()> on_complete) {
   std::vector<std::string> settled_marks;  // finished jobs whose leftovers only the marker finds
   for (const JobPtr& job : jobs) {
     const JobStatus status = job->info.status;
-    if (status == JobStatus::queued) {
+    if (status == JobStatus::queued && !job->live) {
       kill_job(job, EndReason::killed, "the host shut down before the job started");
-    } else if (status == JobStatus::running) {
+    } else if (!is_terminal(status)) {
       kill_job(job, EndReason::killed, "the host shut down");
     } else if (job->live) {
       kill_job(job, EndReason::killed, "");

@@ -32,12 +32,23 @@ std::string end_text(const JobInfo& info) {
   return text;
 }
 
-// Status rows are written in one transaction per kFlushDelay: fewer transactions in a burst,
-// and none competing with the next submit's insert right after a job ends.
+// Rows are written in one transaction per kFlushDelay: fewer transactions in a burst. A job's
+// first row is written right after its leader starts (see start_batch).
 constexpr std::chrono::milliseconds kFlushDelay{5};
+constexpr std::chrono::milliseconds kFlushRetryDelay{200};  // after the store failed
 
 std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
+}
+
+constexpr std::size_t kFreeStacks = 32;  // child stacks kept for reuse
+
+// A host that closed its stdio gets pipes on fds 0-2; the child dup2()s onto those.
+void keep_above_stdio(UniqueFd& fd) {
+  if (fd.get() >= 0 && fd.get() < 3) {
+    int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (high >= 0) fd.reset(high);
+  }
 }
 
 // Failures that an exit of another job may cure.
@@ -48,6 +59,7 @@ bool is_transient(int err) {
 }  // namespace
 
 void Lane::Impl::on_submitted(const JobPtr& job) {
+  mark_dirty(job);  // its first row
   if (is_terminal(job->info.status)) return;
   if (shutting_down_) {
     finish(job, JobStatus::killed, {}, "the host shut down before the job started");
@@ -95,6 +107,17 @@ std::size_t Lane::Impl::slot_limit() const {
 
 void Lane::Impl::start_batch() {
   start_posted_ = false;
+  start_some();
+  // A job that runs has its row in the store before the lane does anything else: a host
+  // killed now leaves a row for the next host to find its processes by. The children are
+  // exec'ing meanwhile.
+  if (flush_now_) {
+    flush_now_ = false;
+    flush_store();
+  }
+}
+
+void Lane::Impl::start_some() {
   constexpr int kBatch = 8;
   for (int started = 0; started < kBatch; ++started) {
     if (ready_.empty() || shutting_down_ || started_running_ >= slot_limit()) return;
@@ -109,6 +132,7 @@ void Lane::Impl::start_batch() {
       job->ready = true;
       return;
     }
+    if (!job->stored) flush_now_ = true;
   }
   schedule();
 }
@@ -140,6 +164,7 @@ Status Lane::Impl::spawn(const JobPtr& job) {
     return make_error(errno_text("cannot start: pipe2"));
   }
   UniqueFd output_read(fds[0]), output_write(fds[1]);
+  keep_above_stdio(output_write);
   ::fcntl(output_read.get(), F_SETFL, O_NONBLOCK);
   UniqueFd input_read, input_write;
   int stdin_fd = devnull_.get();
@@ -150,36 +175,47 @@ Status Lane::Impl::spawn(const JobPtr& job) {
     }
     input_read.reset(fds[0]);
     input_write.reset(fds[1]);
+    keep_above_stdio(input_read);
     ::fcntl(input_write.get(), F_SETFL, O_NONBLOCK);
     stdin_fd = input_read.get();
   }
   if (cgroups_) live.cgroup = cgroups_->acquire();
 
-  EnvBlock env = env_.build(info.spec.env, info.id, job->mark);
-  std::string command = info.spec.command;
-  char sh[] = "sh", dash_c[] = "-c";
-  char* argv[] = {sh, dash_c, command.data(), nullptr};
-  SpawnRequest request;
-  request.argv = argv;
-  request.envp = env.envp.data();
-  request.cwd = info.spec.cwd.c_str();
+  // Everything the child reads lives in `pending` (an async child reads it after we return).
+  auto pending = std::make_unique<PendingSpawn>();
+  pending->env = env_.build(info.spec.env, info.id, job->mark);
+  pending->command = info.spec.command;
+  pending->cwd = info.spec.cwd;
+  pending->argv[0] = pending->sh;
+  pending->argv[1] = pending->dash_c;
+  pending->argv[2] = pending->command.data();
+  SpawnRequest& request = pending->request;
+  request.argv = pending->argv;
+  request.envp = pending->env.envp.data();
+  request.cwd = pending->cwd.c_str();
   request.stdin_fd = stdin_fd;
   request.output_fd = output_write.get();
   request.cgroup_dir_fd = live.cgroup ? live.cgroup->dir.get() : -1;
   request.cgroup_procs_fd = live.cgroup ? live.cgroup->procs.get() : -1;
-  request.stack = &child_stack_;
   request.nofile = child_nofile_ ? &*child_nofile_ : nullptr;
 
-  auto reaper = ChildReaper::instance().lock();
-  auto spawned = spawn_process(request);
-  if (!spawned) {
-    spawn_transient_ = spawned.error().find("cannot start: pipe2") == 0 ||
-                       spawned.error().find("cannot start: vfork") == 0;
+  auto spawned = start_async(job, pending);
+  if (!spawned && !spawn_transient_ && !async_spawn_) {
+    // No asynchronous spawn here (or it just failed for good): vfork, waiting for execve.
+    auto reaper = ChildReaper::instance().lock();
+    spawned = spawn_process(request);
+    if (!spawned) {
+      spawn_transient_ = is_transient(errno) && (spawned.error().find("cannot start: pipe2") == 0 ||
+                                                 spawned.error().find("cannot start: vfork") == 0);
+      pending->resolved = true;
+      return make_error(spawned.error());
+    }
+    ChildReaper::instance().track_locked(spawned->pid, this);
+    pending->resolved = true;  // vfork returned after execve: nothing is read any more
+  } else if (!spawned) {
     return make_error(spawned.error());
   }
   const pid_t pid = spawned->pid;
-  ChildReaper::instance().track_locked(pid, this);
-  reaper.unlock();
   output_write.reset();  // the job holds the write end now: EOF once it (and its heirs) close it
   input_read.reset();
 
@@ -188,26 +224,19 @@ Status Lane::Impl::spawn(const JobPtr& job) {
     cgroups_.reset();  // it cannot join cgroups here (permissions): stop trying
   }
   leaders_[pid] = job;
-  // Without a pidfd (fd limit) the exit still arrives through SIGCHLD.
-  int pidfd = sys::pidfd_open(pid);
-  if (pidfd >= 0) {
-    live.pidfd.assign(pidfd);
-    watch_leader(job);
+  live.pid = pid;
+  // Async leaders come with their pidfd. Without one (vfork, fd limit) the exit still arrives
+  // through SIGCHLD.
+  if (!live.pidfd.is_open()) {
+    int pidfd = sys::pidfd_open(pid);
+    if (pidfd >= 0) live.pidfd.assign(pidfd);
   }
+  if (live.pidfd.is_open()) watch_leader(job);
   live.output.assign(output_read.release());
   if (input_write) live.input.assign(input_write.release());
   live.last_output = SteadyClock::now();
-  {
-    std::lock_guard lock(mu_);
-    job->info.status = JobStatus::running;
-    job->info.pid = pid;
-    job->info.started_at = WallClock::now();
-    job->info.output_open = true;
-    job->cgroup_path = live.cgroup ? live.cgroup->path : std::string();
-    ++running_;
-  }
+  job->holds_slot = true;
   ++started_running_;
-  status_cv_.notify_all();
   schedule_read(job);
   if (info.spec.timeout) {
     live.timeout.expires_after(*info.spec.timeout);
@@ -219,9 +248,94 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   }
   arm_stall(job, live.last_output + options_.stall_after);
   if (!job->stdin_pending.empty() || job->stdin_close_requested) pump_input(job);
+  if (live.pending) {
+    watch_spawn_report(job);  // `running` once the child has exec'd
+  } else {
+    mark_running(job);  // vfork returned after execve
+  }
+  return Ok{};
+}
+
+// Starts the job's leader without waiting for its execve() (spawn_async.cc). On failure,
+// spawn_transient_ says whether an exit may cure it; async_spawn_ turns false when this
+// machine refuses it for good (then the caller falls back on vfork).
+Result<Spawned> Lane::Impl::start_async(const JobPtr& job, std::unique_ptr<PendingSpawn>& pending) {
+  if (!async_spawn_) return make_error("asynchronous spawn unavailable");
+  LiveJob& live = *job->live;
+  if (!free_stacks_.empty()) {
+    pending->stack = std::move(free_stacks_.back());
+    free_stacks_.pop_back();
+  } else {
+    pending->stack = std::make_unique<ChildStack>();
+  }
+  auto reaper = ChildReaper::instance().lock();
+  const bool into_cgroup = live.cgroup != nullptr;
+  auto started = spawn_process_async(pending->request, *pending->stack, into_cgroup);
+  int err = started ? 0 : errno;
+  bool in_cgroup = into_cgroup && started.ok();
+  if (!started && into_cgroup && !is_transient(err)) {
+    started = spawn_process_async(pending->request, *pending->stack, false);  // no cgroup then
+    err = started ? 0 : errno;
+  }
+  if (!started) {
+    reaper.unlock();
+    free_stacks_.push_back(std::move(pending->stack));  // no child: the stack is free
+    spawn_transient_ = is_transient(err);
+    if (!spawn_transient_) async_spawn_ = false;  // e.g. clone3 forbidden: vfork from now on
+    return make_error(started.error());
+  }
+  ChildReaper::instance().track_locked(started->pid, this);
+  reaper.unlock();
+  live.report.assign(started->report.release());
+  live.pidfd.assign(started->pidfd.release());
+  live.pending = std::move(pending);
+  return Spawned{started->pid, in_cgroup};
+}
+
+void Lane::Impl::watch_spawn_report(const JobPtr& job) {
+  job->live->report.async_wait(asio::posix::stream_descriptor::wait_read,
+                               [this, job](const asio::error_code& ec) {
+                                 if (ec || !job->live || !job->live->pending) return;
+                                 resolve_spawn(job);
+                                 if (!job->live) return;
+                                 if (job->live->pending) {
+                                   watch_spawn_report(job);
+                                 } else if (job->live->spawn_error.empty()) {
+                                   mark_running(job);
+                                 }  // else: failed_to_start when the child's exit is reaped
+                               });
+}
+
+// The leader has exec'd: the job is running.
+void Lane::Impl::mark_running(const JobPtr& job) {
+  LiveJob& live = *job->live;
+  if (job->info.status != JobStatus::queued) return;
+  {
+    std::lock_guard lock(mu_);
+    job->info.status = JobStatus::running;
+    job->info.pid = live.pid;
+    job->info.started_at = WallClock::now();
+    job->info.output_open = !live.output_eof;
+    job->cgroup_path = live.cgroup ? live.cgroup->path : std::string();
+    ++running_;
+  }
+  status_cv_.notify_all();
   notify_status(job);
   mark_dirty(job);
-  return Ok{};
+}
+
+// Reads the child's reports; at EOF the child has exec'd (or exited): its memory is free.
+void Lane::Impl::resolve_spawn(const JobPtr& job) {
+  LiveJob& live = *job->live;
+  PendingSpawn& pending = *live.pending;
+  read_spawn_report(live.report.native_handle(), pending.cwd.c_str(), &pending.outcome);
+  if (!pending.outcome.done) return;
+  pending.resolved = true;
+  if (!pending.outcome.error.empty()) live.spawn_error = pending.outcome.error;
+  if (free_stacks_.size() < kFreeStacks) free_stacks_.push_back(std::move(pending.stack));
+  live.pending.reset();
+  asio::error_code ignored;
+  live.report.close(ignored);
 }
 
 void Lane::Impl::watch_leader(const JobPtr& job) {
@@ -229,7 +343,7 @@ void Lane::Impl::watch_leader(const JobPtr& job) {
       asio::posix::stream_descriptor::wait_read, [this, job](const asio::error_code& ec) {
         if (ec || !job->live || job->live->leader_reaped) return;
         auto status =
-            ChildReaper::instance().reap_leader(job->info.pid, job->live->pidfd.native_handle());
+            ChildReaper::instance().reap_leader(job->live->pid, job->live->pidfd.native_handle());
         // nullopt: a SIGCHLD handler reaped it and posted the status.
         if (status) on_leader_exit(job, *status);
       });
@@ -247,7 +361,9 @@ void Lane::Impl::leader_reaped(pid_t pid, ExitStatus status) {
 void Lane::Impl::on_leader_exit(const JobPtr& job, ExitStatus exit) {
   if (!job->live || job->live->leader_reaped) return;
   LiveJob& live = *job->live;
-  leaders_.erase(job->info.pid);
+  leaders_.erase(live.pid);
+  if (live.pending) resolve_spawn(job);             // the child is gone: its reports are all there
+  if (live.spawn_error.empty()) mark_running(job);  // it did run, however briefly
   // What the job printed before it ended belongs in its note (`sleep 300 & echo hi`).
   drain_output_now(job);
   live.leader_reaped = true;
@@ -260,7 +376,10 @@ void Lane::Impl::on_leader_exit(const JobPtr& job, ExitStatus exit) {
   flush_matches(job);
   JobStatus status = JobStatus::exited;
   std::string error;
-  if (job->end_reason == EndReason::killed) {
+  if (!live.spawn_error.empty()) {
+    status = JobStatus::failed_to_start;
+    error = live.spawn_error;
+  } else if (job->end_reason == EndReason::killed) {
     status = JobStatus::killed;
     error = job->end_error;
   } else if (job->end_reason == EndReason::timed_out) {
@@ -297,7 +416,8 @@ void Lane::Impl::finish(const JobPtr& job, JobStatus status, const ExitStatus& e
   notify_status(job);
   mark_dirty(job);
   resolve_dependents(*job);
-  if (was_running) {
+  if (job->holds_slot) {
+    job->holds_slot = false;
     --started_running_;
     schedule();
   }
@@ -389,30 +509,38 @@ void Lane::Impl::mark_dirty(const JobPtr& job) {
     job->dirty = true;
     dirty_.push_back(job);
   }
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    flush_timer_.expires_after(kFlushDelay);
-    flush_timer_.async_wait([this](const asio::error_code& ec) {
-      if (!ec) flush_store();
-    });
-  }
+  if (!flush_posted_) arm_flush(kFlushDelay);
 }
 
-// One transaction for every job changed in this turn of the loop.
+void Lane::Impl::arm_flush(std::chrono::milliseconds delay) {
+  flush_posted_ = true;
+  flush_timer_.expires_after(delay);
+  flush_timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) flush_store();
+  });
+}
+
+// One transaction for every job changed since the last one: new rows and changed ones. When
+// the store fails (a full disk, a lock held too long), the rows stay dirty and are written
+// again later: a failing disk must not stop the jobs, nor lose a row once it works again.
 void Lane::Impl::flush_store() {
   flush_posted_ = false;
   if (dirty_.empty()) return;
-  std::vector<JobInfo> rows;
+  std::vector<Store::RowWrite> rows;
   rows.reserve(dirty_.size());
   {
     std::lock_guard lock(mu_);
-    for (const JobPtr& job : dirty_) {
-      job->dirty = false;
-      rows.push_back(snapshot_locked(*job));
-    }
+    for (const JobPtr& job : dirty_) rows.push_back({snapshot_locked(*job), !job->stored});
+  }
+  if (!store_->write(rows, host_)) {
+    if (!closing_) arm_flush(kFlushRetryDelay);
+    return;
+  }
+  for (const JobPtr& job : dirty_) {
+    job->dirty = false;
+    job->stored = true;
   }
   dirty_.clear();
-  (void)store_->update(rows);  // a failing disk must not stop the jobs; the next flush retries
 }
 
 }  // namespace meanwhile

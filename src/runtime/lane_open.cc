@@ -6,9 +6,11 @@
 
 #include <asio/post.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 
 #include "runtime/lane_impl.h"
 
@@ -85,6 +87,9 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   impl->host_ = HostId::self();
   impl->env_ = JobEnvironment::from_host();
   impl->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (impl->devnull_.get() >= 0 && impl->devnull_.get() < 3) {  // a host without stdio
+    impl->devnull_.reset(::fcntl(impl->devnull_.get(), F_DUPFD_CLOEXEC, 3));
+  }
   if (!impl->devnull_)
     return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
   // Orphans of jobs (`cmd &`, double forks) come back to this process, to be reaped and killed.
@@ -98,6 +103,10 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
     impl->fd_budget_ = std::size_t{1} << 20;
   }
   impl->read_buffer_.resize(kReadBufferBytes);
+  // MEANWHILE_SPAWN=vfork: the portable path, for tests and diagnosis (docs/DESIGN.md).
+  const char* spawn_mode = std::getenv("MEANWHILE_SPAWN");
+  impl->async_spawn_ = async_spawn_supported() &&
+                       !(spawn_mode != nullptr && std::string_view(spawn_mode) == "vfork");
 
   // Rows left queued/running by dead hosts become `lost`; their processes are ended below.
   std::vector<std::string> lost_marks;
@@ -183,20 +192,27 @@ Lane::Impl::~Impl() {
     thread_.join();
   }
   // Leaders that did not exit in time (their death signal fires as the lane thread ends).
-  std::vector<JobInfo> stragglers;
+  std::vector<JobPtr> stragglers;
   {
     std::lock_guard lock(mu_);
     for (auto& [key, job] : jobs_) {
       if (is_terminal(job->info.status)) continue;
+      job->info.error = job->info.status == JobStatus::queued
+                            ? "the host shut down before the job started"
+                            : "the host shut down and the job did not exit in time";
       job->info.status = JobStatus::killed;
       job->info.ended_at = WallClock::now();
-      job->info.error = "the host shut down and the job did not exit in time";
-      stragglers.push_back(snapshot_locked(*job));
+      stragglers.push_back(job);
     }
   }
   if (store_) {
-    flush_store();
-    if (!stragglers.empty()) (void)store_->update(stragglers);
+    for (const JobPtr& job : stragglers) {
+      if (!job->dirty) {
+        job->dirty = true;
+        dirty_.push_back(job);
+      }
+    }
+    flush_store();  // the loop has stopped: the last chance to write these rows
   }
   notes_.close();
   ChildReaper::instance().forget_owner(this);

@@ -2,6 +2,7 @@
 // earlier) hosts, /proc only for the descendants of jobs that may have some.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <unordered_map>
 
 #include "runtime/lane_impl.h"
@@ -93,26 +94,25 @@ std::vector<JobInfo> Lane::Impl::list(std::size_t limit) const {
   auto rows = store_->load_recent(limit);
   std::vector<DescendantQuery> queries;
   {
-    std::lock_guard lock(mu_);
+    // The store's newest rows, with this host's jobs (some not written yet) taken from memory.
+    std::map<std::uint64_t, JobInfo> merged;
     if (rows) {
-      result.reserve(rows->size());
       for (auto& row : *rows) {
         auto key = parse_id(row.info.id);
-        auto it = key ? jobs_.find(*key) : jobs_.end();
-        if (it != jobs_.end()) {
-          result.push_back(snapshot_locked(*it->second));
-        } else {
-          result.push_back(std::move(row.info));
-          result.back().ours = false;
-        }
+        if (!key) continue;
+        row.info.ours = false;
+        merged.emplace(*key, std::move(row.info));
       }
-    } else {  // the store failed: this host's jobs at least
-      auto first =
-          jobs_.size() > limit ? std::prev(jobs_.end(), static_cast<long>(limit)) : jobs_.begin();
-      for (auto it = first; it != jobs_.end(); ++it) {
-        result.push_back(snapshot_locked(*it->second));
-      }
+    }  // else the store failed: this host's jobs at least
+    std::lock_guard lock(mu_);
+    auto first =
+        jobs_.size() > limit ? std::prev(jobs_.end(), static_cast<long>(limit)) : jobs_.begin();
+    for (auto it = first; it != jobs_.end(); ++it) {
+      merged.insert_or_assign(it->first, snapshot_locked(*it->second));
     }
+    while (merged.size() > limit) merged.erase(merged.begin());
+    result.reserve(merged.size());
+    for (auto& [key, info] : merged) result.push_back(std::move(info));
     for (auto& info : result) {
       if (!info.ours) continue;
       auto key = parse_id(info.id);

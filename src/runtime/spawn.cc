@@ -9,21 +9,15 @@
 // child; the child resets every disposition to SIG_DFL before it unblocks them. Under
 // ThreadSanitizer vfork() becomes fork(), which this code also supports.
 //
-// Why clone3() when the job has a cgroup: a process that joins a cgroup by writing to
-// cgroup.procs takes the cgroup threadgroup lock for writing, which waits for an RCU grace
-// period: tens of microseconds on an idle machine, milliseconds on a busy one (measured: +2.8 ms
-// per job at load 12). clone3(CLONE_INTO_CGROUP) creates the child in its cgroup and only takes
-// that lock for reading. With CLONE_VM | CLONE_VFORK it is the same discipline as vfork(), on a
-// stack of its own (ChildStack). The raw system call needs a few lines of assembly (x86-64 only);
-// elsewhere, under ThreadSanitizer, or if clone3 fails, vfork() and cgroup.procs it is.
+//
+// This is the portable path, also used under ThreadSanitizer. On x86-64 the lane uses
+// spawn_async.cc, which does not make the lane thread wait for the child's execve().
 #include "runtime/spawn.h"
 
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,37 +26,13 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/spawn_report.h"
 #include "runtime/unique_fd.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
-
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && defined(SYS_clone3)
-#define MEANWHILE_HAS_CLONE3 1
-#endif
 
 namespace meanwhile {
 namespace {
 
-// What the child reports through the error pipe; the pipe is O_CLOEXEC, so a successful
-// execve() closes it and the parent reads EOF.
-enum class Step : int {
-  setsid = 1,
-  deathsig,
-  parent_gone,
-  cgroup,  // not fatal: the job runs without its cgroup
-  dup_stdin,
-  dup_output,
-  chdir,
-  exec,
-};
-
-struct ChildReport {
-  Step step;
-  int err;
-  bool fatal;
-};
+using Step = SpawnStep;
 
 const char* step_text(Step step) {
   switch (step) {
@@ -87,7 +57,7 @@ const char* step_text(Step step) {
 }
 
 void report(int fd, Step step, int err, bool fatal) {
-  ChildReport r{step, err, fatal};
+  SpawnReport r{step, err, fatal};
   // A short write is impossible for a struct this size on a pipe (PIPE_BUF).
   [[maybe_unused]] ssize_t n = ::write(fd, &r, sizeof r);
 }
@@ -101,10 +71,10 @@ struct ChildArgs {
   const SpawnRequest* req;
   int report_fd;
   pid_t parent;
-  bool join_cgroup;  // write to cgroup.procs (vfork); clone3 started it in the cgroup already
+  bool join_cgroup;  // write to cgroup.procs
 };
 
-// Runs in the child, on the parent's memory (vfork, clone3 with CLONE_VM): system calls only.
+// Runs in the child, on the parent's memory (vfork): system calls only.
 [[noreturn]] void run_child(const ChildArgs& args) {
   const SpawnRequest& req = *args.req;
   const int report_fd = args.report_fd;
@@ -147,56 +117,6 @@ struct ChildArgs {
   return pid;
 }
 
-#if MEANWHILE_HAS_CLONE3
-int clone3_child_entry(void* args) {
-  run_child(*static_cast<const ChildArgs*>(args));
-}
-
-// clone3(args) with the child running fn(arg) on args->stack; returns the child's pid, or
-// -errno. glibc has no clone3() wrapper: the child must switch to its own code before it
-// touches the (new, empty) stack, hence the assembly.
-[[gnu::noinline]] long raw_clone3(clone_args* args, int (*fn)(void*), void* arg) {
-  long ret;
-  register void* entry asm("r12") = reinterpret_cast<void*>(fn);
-  register void* entry_arg asm("r13") = arg;
-  asm volatile(
-      "syscall\n\t"
-      "test %%rax, %%rax\n\t"
-      "jnz 1f\n\t"
-      // The child: rsp is the top of args->stack; r12/r13 are as the parent left them.
-      "xor %%ebp, %%ebp\n\t"
-      "and $-16, %%rsp\n\t"
-      "mov %%r13, %%rdi\n\t"
-      "call *%%r12\n\t"
-      "mov %%eax, %%edi\n\t"
-      "mov $60, %%eax\n\t"  // SYS_exit, should fn ever return
-      "syscall\n\t"
-      "hlt\n"
-      "1:\n\t"
-      : "=a"(ret)
-      : "0"(static_cast<long>(SYS_clone3)), "D"(args), "S"(sizeof(clone_args)), "r"(entry),
-        "r"(entry_arg)
-      : "rcx", "r11", "memory");
-  return ret;
-}
-
-// Starts the child in its cgroup; -errno when clone3 cannot (then vfork is used).
-long clone3_into_cgroup(const SpawnRequest& req, const ChildArgs& args) {
-  clone_args clone{};
-  clone.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
-  clone.exit_signal = SIGCHLD;
-  clone.stack = reinterpret_cast<std::uint64_t>(req.stack->base());
-  clone.stack_size = req.stack->size();
-  clone.cgroup = static_cast<std::uint64_t>(req.cgroup_dir_fd);
-  long pid = raw_clone3(&clone, clone3_child_entry, const_cast<ChildArgs*>(&args));
-#if defined(__SANITIZE_ADDRESS__)
-  // The child left its frames' redzones poisoned on the stack; the next child reuses it.
-  __asan_unpoison_memory_region(req.stack->base(), req.stack->size());
-#endif
-  return pid;
-}
-#endif
-
 // dup2() onto 0-2 in the child must never clobber another source fd: keep sources above 2.
 Result<UniqueFd> duplicate_above_stdio(int fd) {
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -205,6 +125,29 @@ Result<UniqueFd> duplicate_above_stdio(int fd) {
 }
 
 }  // namespace
+
+void read_spawn_report(int fd, const char* cwd, SpawnOutcome* outcome) {
+  SpawnReport r{};
+  for (;;) {
+    ssize_t n = ::read(fd, &r, sizeof r);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) {
+      outcome->done = true;
+      return;
+    }
+    if (n != static_cast<ssize_t>(sizeof r)) return;  // EAGAIN (or a torn report: impossible)
+    if (r.fatal && outcome->error.empty()) {
+      outcome->error =
+          std::string("cannot start: ") + step_text(r.step) + ": " + std::strerror(r.err);
+      if (r.step == Step::chdir && cwd != nullptr) {
+        outcome->error = std::string("cannot start: cannot change to the working directory ") +
+                         cwd + ": " + std::strerror(r.err);
+      }
+    } else if (r.step == Step::cgroup) {
+      outcome->left_cgroup = true;
+    }
+  }
+}
 
 Result<Spawned> spawn_process(const SpawnRequest& request) {
   SpawnRequest req = request;
@@ -234,55 +177,30 @@ Result<Spawned> spawn_process(const SpawnRequest& request) {
     report_write = std::move(*copy);
   }
 
-  ChildArgs args{&req, report_write.get(), ::getpid(), false};
+  ChildArgs args{&req, report_write.get(), ::getpid(), req.cgroup_procs_fd >= 0};
+  bool in_cgroup = args.join_cgroup;
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = -1;
-  bool in_cgroup = false;
-#if MEANWHILE_HAS_CLONE3
-  if (req.cgroup_dir_fd >= 0 && req.stack != nullptr && req.stack->valid()) {
-    long started = clone3_into_cgroup(req, args);
-    if (started > 0) {
-      pid = static_cast<pid_t>(started);
-      in_cgroup = true;
-    }
-  }
-#endif
-  if (pid < 0) {
-    args.join_cgroup = req.cgroup_procs_fd >= 0;
-    in_cgroup = args.join_cgroup;
-    pid = vfork_and_exec(args);
-  }
+  const pid_t pid = vfork_and_exec(args);
   const int vfork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   report_write.reset();
   if (pid < 0) {
-    return make_error(std::string("cannot start: vfork: ") + std::strerror(vfork_errno));
+    auto error = make_error(std::string("cannot start: vfork: ") + std::strerror(vfork_errno));
+    errno = vfork_errno;
+    return error;
   }
 
   // EOF at once after execve (vfork) or as soon as the child gets there (fork under TSan).
-  ChildReport r{};
-  std::string error;
-  for (;;) {
-    ssize_t n = ::read(report_read.get(), &r, sizeof r);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(sizeof r)) break;
-    if (r.fatal) {
-      error = std::string("cannot start: ") + step_text(r.step) + ": " + std::strerror(r.err);
-      if (r.step == Step::chdir && req.cwd != nullptr) {
-        error = std::string("cannot start: cannot change to the working directory ") + req.cwd +
-                ": " + std::strerror(r.err);
-      }
-    } else if (r.step == Step::cgroup) {
-      in_cgroup = false;  // not fatal: kill still has the process group and the marker
-    }
-  }
-  if (!error.empty()) {
+  SpawnOutcome outcome;
+  read_spawn_report(report_read.get(), req.cwd, &outcome);
+  if (outcome.left_cgroup) in_cgroup = false;  // not fatal: kill still has the group and mark
+  if (!outcome.error.empty()) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return make_error(error);
+    return make_error(outcome.error);
   }
   return Spawned{pid, in_cgroup};
 }
@@ -291,9 +209,8 @@ Result<Spawned> spawn_process(const SpawnRequest& request) {
 
 namespace meanwhile {
 
-ChildStack::ChildStack() {
+ChildStack::ChildStack(std::size_t size) {
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t size = 256 * 1024;  // generous: sanitizers grow frames
   void* mapping = ::mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (mapping == MAP_FAILED) return;

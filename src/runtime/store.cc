@@ -159,7 +159,8 @@ bool exec(sqlite3* db, const char* sql) {
 }  // namespace
 
 struct Store::Statements {
-  Stmt begin, commit, rollback, insert, expand_log_path, update, load, load_recent, live, mark_lost;
+  Stmt begin, commit, rollback, insert, insert_with_id, expand_log_path, update, load, load_recent,
+      live, mark_lost, read_sequence, set_sequence, add_sequence;
 };
 
 namespace {
@@ -247,38 +248,50 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   return std::unique_ptr<Store>(new Store(db, std::move(uuid.value())));
 }
 
+namespace {
+
+constexpr const char* kInsertColumns =
+    "spec, status, exit_code, term_signal, error, pid, submitted_at, started_at, ended_at, "
+    "bytes_logged, bytes_dropped, lines, log_path, last_line, host_pid, host_start";
+
+// Binds a new row's 16 columns, from index `first` on.
+void bind_new_row(sqlite3_stmt* stmt, int first, const JobInfo& info, const HostId& host) {
+  int i = first;
+  bind_text(stmt, i++, spec_to_json(info.spec));
+  bind_text(stmt, i++, status_name(info.status));
+  bind_optional(stmt, i++, info.exit_code);
+  bind_optional(stmt, i++, info.term_signal);
+  bind_text(stmt, i++, info.error);
+  sqlite3_bind_int(stmt, i++, info.pid);
+  sqlite3_bind_int64(stmt, i++, to_unix_ms(info.submitted_at));
+  bind_optional(stmt, i++,
+                info.started_at ? std::optional(to_unix_ms(*info.started_at)) : std::nullopt);
+  bind_optional(stmt, i++,
+                info.ended_at ? std::optional(to_unix_ms(*info.ended_at)) : std::nullopt);
+  sqlite3_bind_int64(stmt, i++, static_cast<std::int64_t>(info.bytes_logged));
+  sqlite3_bind_int64(stmt, i++, static_cast<std::int64_t>(info.bytes_dropped));
+  sqlite3_bind_int64(stmt, i++, static_cast<std::int64_t>(info.lines));
+  bind_text(stmt, i++, info.log_path);
+  bind_text(stmt, i++, info.last_line);
+  sqlite3_bind_int(stmt, i++, host.pid);
+  sqlite3_bind_int64(stmt, i++, static_cast<std::int64_t>(host.start_ticks));
+}
+
+}  // namespace
+
 Result<JobId> Store::insert(const JobInfo& info, const HostId& host) {
   std::lock_guard lock(mu_);
   Statements& s = *stmts_;
   WriteTransaction txn(db_, s.begin, s.commit, s.rollback);
   if (!txn.open()) return sqlite_error(db_, "cannot begin a transaction");
-  sqlite3_stmt* stmt = prepared(
-      db_, s.insert,
-      "INSERT INTO jobs (spec, status, exit_code, term_signal, error, pid, submitted_at, "
-      "started_at, ended_at, bytes_logged, bytes_dropped, lines, log_path, last_line, host_pid, "
-      "host_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  static const std::string sql = std::string("INSERT INTO jobs (") + kInsertColumns +
+                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  sqlite3_stmt* stmt = prepared(db_, s.insert, sql.c_str());
   if (!stmt) return sqlite_error(db_, "cannot prepare insert");
   std::int64_t id = 0;
   {
     StmtUse use(stmt);
-    bind_text(stmt, 1, spec_to_json(info.spec));
-    bind_text(stmt, 2, status_name(info.status));
-    bind_optional(stmt, 3, info.exit_code);
-    bind_optional(stmt, 4, info.term_signal);
-    bind_text(stmt, 5, info.error);
-    sqlite3_bind_int(stmt, 6, info.pid);
-    sqlite3_bind_int64(stmt, 7, to_unix_ms(info.submitted_at));
-    bind_optional(stmt, 8,
-                  info.started_at ? std::optional(to_unix_ms(*info.started_at)) : std::nullopt);
-    bind_optional(stmt, 9,
-                  info.ended_at ? std::optional(to_unix_ms(*info.ended_at)) : std::nullopt);
-    sqlite3_bind_int64(stmt, 10, static_cast<std::int64_t>(info.bytes_logged));
-    sqlite3_bind_int64(stmt, 11, static_cast<std::int64_t>(info.bytes_dropped));
-    sqlite3_bind_int64(stmt, 12, static_cast<std::int64_t>(info.lines));
-    bind_text(stmt, 13, info.log_path);
-    bind_text(stmt, 14, info.last_line);
-    sqlite3_bind_int(stmt, 15, host.pid);
-    sqlite3_bind_int64(stmt, 16, static_cast<std::int64_t>(host.start_ticks));
+    bind_new_row(stmt, 1, info, host);
     if (sqlite3_step(stmt) != SQLITE_DONE) return sqlite_error(db_, "cannot insert job");
     id = sqlite3_last_insert_rowid(db_);
   }
@@ -295,42 +308,105 @@ Result<JobId> Store::insert(const JobInfo& info, const HostId& host) {
   return std::to_string(id);
 }
 
-Status Store::update(const std::vector<JobInfo>& jobs) {
-  if (jobs.empty()) return Ok{};
+// AUTOINCREMENT keeps the largest id ever handed out in sqlite_sequence and never goes below
+// it; raising it there reserves the ids in between for this caller (SQLite documents that
+// sqlite_sequence may be changed with ordinary statements).
+Result<std::int64_t> Store::reserve_ids(std::int64_t count) {
+  if (count <= 0) return make_error("job store: cannot reserve " + std::to_string(count) + " ids");
   std::lock_guard lock(mu_);
   Statements& s = *stmts_;
   WriteTransaction txn(db_, s.begin, s.commit, s.rollback);
   if (!txn.open()) return sqlite_error(db_, "cannot begin a transaction");
-  sqlite3_stmt* stmt = prepared(
+  // Rows inserted with explicit ids (older versions did not) could lie above the sequence.
+  sqlite3_stmt* read =
+      prepared(db_, s.read_sequence,
+               "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), "
+               "coalesce((SELECT max(id) FROM jobs), 0))");
+  if (!read) return sqlite_error(db_, "cannot prepare the id sequence");
+  std::int64_t last = 0;
+  {
+    StmtUse use(read);
+    if (sqlite3_step(read) != SQLITE_ROW) return sqlite_error(db_, "cannot read the id sequence");
+    last = sqlite3_column_int64(read, 0);
+  }
+  if (last > INT64_MAX - count) return make_error("job store: job ids are exhausted");
+  sqlite3_stmt* set =
+      prepared(db_, s.set_sequence, "UPDATE sqlite_sequence SET seq = ? WHERE name = 'jobs'");
+  if (!set) return sqlite_error(db_, "cannot prepare the id sequence update");
+  {
+    StmtUse use(set);
+    sqlite3_bind_int64(set, 1, last + count);
+    if (sqlite3_step(set) != SQLITE_DONE) return sqlite_error(db_, "cannot reserve ids");
+  }
+  if (sqlite3_changes(db_) == 0) {  // no row was ever inserted: the sequence has no entry yet
+    sqlite3_stmt* add =
+        prepared(db_, s.add_sequence, "INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)");
+    if (!add) return sqlite_error(db_, "cannot prepare the id sequence insert");
+    StmtUse use(add);
+    sqlite3_bind_int64(add, 1, last + count);
+    if (sqlite3_step(add) != SQLITE_DONE) return sqlite_error(db_, "cannot reserve ids");
+  }
+  if (!txn.commit()) return sqlite_error(db_, "cannot commit the reserved ids");
+  return last + 1;
+}
+
+Status Store::update(const std::vector<JobInfo>& jobs) {
+  std::vector<RowWrite> rows;
+  rows.reserve(jobs.size());
+  for (const JobInfo& info : jobs) rows.push_back({info, false});
+  return write(rows, HostId{});
+}
+
+Status Store::write(const std::vector<RowWrite>& rows, const HostId& host) {
+  if (rows.empty()) return Ok{};
+  std::lock_guard lock(mu_);
+  Statements& s = *stmts_;
+  WriteTransaction txn(db_, s.begin, s.commit, s.rollback);
+  if (!txn.open()) return sqlite_error(db_, "cannot begin a transaction");
+  static const std::string insert_sql =
+      std::string("INSERT INTO jobs (id, ") + kInsertColumns +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  sqlite3_stmt* insert = prepared(db_, s.insert_with_id, insert_sql.c_str());
+  sqlite3_stmt* update = prepared(
       db_, s.update,
       "UPDATE jobs SET status = ?, exit_code = ?, term_signal = ?, error = ?, pid = ?, "
       "submitted_at = ?, started_at = ?, ended_at = ?, bytes_logged = ?, bytes_dropped = ?, "
       "lines = ?, last_line = ? WHERE id = ?");
-  if (!stmt) return sqlite_error(db_, "cannot prepare update");
-  for (const JobInfo& info : jobs) {
+  if (!insert || !update) return sqlite_error(db_, "cannot prepare the row writes");
+  for (const RowWrite& row : rows) {
+    const JobInfo& info = row.info;
     const auto id = parse_row_id(info.id);
-    if (!id) return make_error("job store: cannot update job '" + info.id + "': not a job id");
-    StmtUse use(stmt);
-    bind_text(stmt, 1, status_name(info.status));
-    bind_optional(stmt, 2, info.exit_code);
-    bind_optional(stmt, 3, info.term_signal);
-    bind_text(stmt, 4, info.error);
-    sqlite3_bind_int(stmt, 5, info.pid);
-    sqlite3_bind_int64(stmt, 6, to_unix_ms(info.submitted_at));
-    bind_optional(stmt, 7,
+    if (!id) return make_error("job store: cannot write job '" + info.id + "': not a job id");
+    if (row.fresh) {
+      StmtUse use(insert);
+      sqlite3_bind_int64(insert, 1, *id);
+      bind_new_row(insert, 2, info, host);
+      if (sqlite3_step(insert) != SQLITE_DONE) {
+        return sqlite_error(db_, "cannot insert job " + info.id);
+      }
+      continue;
+    }
+    StmtUse use(update);
+    bind_text(update, 1, status_name(info.status));
+    bind_optional(update, 2, info.exit_code);
+    bind_optional(update, 3, info.term_signal);
+    bind_text(update, 4, info.error);
+    sqlite3_bind_int(update, 5, info.pid);
+    sqlite3_bind_int64(update, 6, to_unix_ms(info.submitted_at));
+    bind_optional(update, 7,
                   info.started_at ? std::optional(to_unix_ms(*info.started_at)) : std::nullopt);
-    bind_optional(stmt, 8,
+    bind_optional(update, 8,
                   info.ended_at ? std::optional(to_unix_ms(*info.ended_at)) : std::nullopt);
-    sqlite3_bind_int64(stmt, 9, static_cast<std::int64_t>(info.bytes_logged));
-    sqlite3_bind_int64(stmt, 10, static_cast<std::int64_t>(info.bytes_dropped));
-    sqlite3_bind_int64(stmt, 11, static_cast<std::int64_t>(info.lines));
-    bind_text(stmt, 12, info.last_line);
-    sqlite3_bind_int64(stmt, 13, *id);
-    if (sqlite3_step(stmt) != SQLITE_DONE) {
+    sqlite3_bind_int64(update, 9, static_cast<std::int64_t>(info.bytes_logged));
+    sqlite3_bind_int64(update, 10, static_cast<std::int64_t>(info.bytes_dropped));
+    sqlite3_bind_int64(update, 11, static_cast<std::int64_t>(info.lines));
+    bind_text(update, 12, info.last_line);
+    sqlite3_bind_int64(update, 13, *id);
+    if (sqlite3_step(update) != SQLITE_DONE) {
       return sqlite_error(db_, "cannot update job " + info.id);
     }
   }
-  if (!txn.commit()) return sqlite_error(db_, "cannot commit update");
+  if (!txn.commit()) return sqlite_error(db_, "cannot commit the row writes");
   return Ok{};
 }
 

@@ -49,6 +49,18 @@ class Store {
   // Inserts a new row for `info` (its id is ignored) owned by `host`; returns the new id.
   // info.log_path may contain "{id}", replaced by the new id in the stored row.
   Result<JobId> insert(const JobInfo& info, const HostId& host);
+  // Reserves `count` consecutive ids no other insert or reservation (of any process sharing
+  // the database) will hand out; returns the first. Rows with them are written by write().
+  Result<std::int64_t> reserve_ids(std::int64_t count);
+
+  // One row for write(): `fresh` rows are inserted with their (reserved) id, spec, log path and
+  // the given host; the others have their mutable fields updated.
+  struct RowWrite {
+    JobInfo info;
+    bool fresh = false;
+  };
+  // Writes every row in one transaction: all or none.
+  Status write(const std::vector<RowWrite>& rows, const HostId& host);
   // Writes the mutable fields (status, exit, error, pid, timestamps, counts, last_line) of
   // each job, all in one transaction.
   Status update(const std::vector<JobInfo>& jobs);

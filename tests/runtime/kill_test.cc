@@ -24,8 +24,16 @@ class KillTest : public ::testing::TestWithParam<bool> {
     if (options.kill_grace == std::chrono::milliseconds(2000)) options.kill_grace = 500ms;
     return open_lane(dir_, options);
   }
+  // Job ids repeat across lanes (tests run in parallel), so the job's processes are also told
+  // apart by their working directory: this test's workspace.
   std::vector<pid_t> job_processes(const JobId& id) {
-    return processes_with_env("MEANWHILE_JOB_ID=" + id);
+    std::vector<pid_t> ours;
+    for (pid_t pid : processes_with_env("MEANWHILE_JOB_ID=" + id)) {
+      std::error_code ec;
+      auto cwd = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec);
+      if (!ec && cwd == dir_.path()) ours.push_back(pid);
+    }
+    return ours;
   }
   bool all_gone(const JobId& id) { return job_processes(id).empty(); }
 

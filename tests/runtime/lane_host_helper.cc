@@ -1,17 +1,19 @@
 // A host process for restart_test: opens a lane on DATA_DIR (killing its jobs on SIGTERM,
-// SIGINT and SIGHUP), submits COMMAND, prints "<job id> <leader pid>" once it runs, then waits
-// to be signalled.
+// SIGINT and SIGHUP; without job cgroups if --no-cgroups is given), submits COMMAND, prints
+// "<job id> <leader pid>" once it runs, then waits to be signalled.
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
 #include <thread>
 
 #include "meanwhile/lane.h"
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: lane_host_helper DATA_DIR COMMAND\n");
+  const bool no_cgroups = argc == 4 && std::string_view(argv[3]) == "--no-cgroups";
+  if (argc != 3 && !no_cgroups) {
+    std::fprintf(stderr, "usage: lane_host_helper DATA_DIR COMMAND [--no-cgroups]\n");
     return 2;
   }
   meanwhile::LaneOptions options;
@@ -19,6 +21,7 @@ int main(int argc, char** argv) {
   options.data_dir = argv[1];
   options.kill_grace = std::chrono::milliseconds(500);
   options.shutdown_signals = {SIGTERM, SIGINT, SIGHUP};
+  options.use_cgroups = !no_cgroups;
   auto lane = meanwhile::Lane::open(options);
   if (!lane.ok()) {
     std::fprintf(stderr, "%s\n", lane.error().c_str());

@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 
 #include <mutex>
+#include <set>
 
 #include "lane_test_util.h"
+#include "runtime/store.h"
 
 namespace meanwhile::testing {
 namespace {
@@ -214,6 +216,82 @@ TEST(LaneTest, RecordsAreListedAndSurviveInTheStore) {
   EXPECT_FALSE(listed[0].ours);
   EXPECT_TRUE(listed[1].ours);
   EXPECT_EQ(lane->list(1).size(), 1u);
+}
+
+// submit() takes ids from blocks reserved in the store and the lane thread writes the rows:
+// every job is listed at once, and its row reaches the store for other processes to read.
+TEST(LaneTest, RowsReachTheStoreAndListingDoesNotWaitForThem) {
+  TempDir dir;
+  auto lane = open_lane(dir);
+  ASSERT_TRUE(lane);
+  std::vector<JobId> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(submit_ok(*lane, shell("sleep 30")));
+    auto listed = lane->list();
+    ASSERT_EQ(listed.size(), ids.size());  // whether or not its row is written yet
+    EXPECT_EQ(listed.back().id, ids.back());
+  }
+  auto other = Store::open((dir / "data") + "/jobs.db");
+  ASSERT_TRUE(other.ok()) << other.error();
+  for (const JobId& id : ids) {
+    EXPECT_TRUE(eventually([&] {
+      auto row = (*other)->load(id);
+      return row.ok() && row->has_value() && (*row)->info.status == JobStatus::running;
+    })) << "job "
+        << id;
+  }
+  for (const JobId& id : ids) ASSERT_TRUE(lane->kill(id).ok());
+  for (const JobId& id : ids) {
+    wait_done(*lane, id);
+    EXPECT_TRUE(eventually([&] {
+      auto row = (*other)->load(id);
+      return row.ok() && row->has_value() && (*row)->info.status == JobStatus::killed;
+    })) << "job "
+        << id;
+  }
+}
+
+TEST(LaneTest, TwoLanesSharingADataDirNeverShareAnId) {
+  TempDir dir;
+  auto first = open_lane(dir);
+  auto second = open_lane(dir);
+  ASSERT_TRUE(first && second);
+  std::set<JobId> ids;
+  std::vector<std::pair<Lane*, JobId>> jobs;
+  for (int i = 0; i < 30; ++i) {
+    Lane& lane = i % 3 == 0 ? *second : *first;
+    JobId id = submit_ok(lane, shell("true"));
+    EXPECT_TRUE(ids.insert(id).second) << "id " << id << " given twice";
+    jobs.emplace_back(&lane, id);
+  }
+  for (auto& [lane, id] : jobs) EXPECT_EQ(wait_done(*lane, id).status, JobStatus::exited);
+  // Each lane sees the other's jobs in the store, with its own data.
+  EXPECT_TRUE(eventually([&] {
+    auto row = first->get(jobs[0].second);  // one of second's
+    return row.ok() && !row->ours && row->status == JobStatus::exited;
+  }));
+}
+
+// A job submitted just before the lane closes may never have been written by the lane
+// thread: closing writes it (killed, not started), so no record is lost.
+TEST(LaneTest, ClosingWritesTheRowsOfJobsItNeverStarted) {
+  TempDir dir;
+  std::vector<JobId> ids;
+  {
+    LaneOptions options;
+    options.max_slots = 1;
+    auto lane = open_lane(dir, options);
+    ASSERT_TRUE(lane);
+    for (int i = 0; i < 20; ++i) ids.push_back(submit_ok(*lane, shell("sleep 30")));
+  }
+  auto store = Store::open((dir / "data") + "/jobs.db");
+  ASSERT_TRUE(store.ok()) << store.error();
+  for (const JobId& id : ids) {
+    auto row = (*store)->load(id);
+    ASSERT_TRUE(row.ok() && row->has_value()) << "job " << id << " has no row";
+    EXPECT_EQ((*row)->info.status, JobStatus::killed) << "job " << id;
+    EXPECT_FALSE((*row)->info.error.empty());
+  }
 }
 
 TEST(LaneTest, BadInputGetsAClearError) {

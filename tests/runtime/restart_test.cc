@@ -36,7 +36,10 @@ struct Host {
 };
 
 // Starts the helper host and reads "<job id> <leader pid>" from it.
-Host start_host(const std::string& data_dir, const std::string& command) {
+// use_cgroups=false: the job's leftovers can then only be found through the store and their
+// mark. (A dead host's job cgroups are emptied by any lane that opens on this machine, such as
+// a test running in parallel, which would race with what a test checks.)
+Host start_host(const std::string& data_dir, const std::string& command, bool use_cgroups = true) {
   Host host;
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return host;
@@ -44,8 +47,11 @@ Host start_host(const std::string& data_dir, const std::string& command) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   std::string path = LANE_HOST_HELPER;
+  std::string no_cgroups = "--no-cgroups";
   std::vector<char*> argv = {path.data(), const_cast<char*>(data_dir.c_str()),
-                             const_cast<char*>(command.c_str()), nullptr};
+                             const_cast<char*>(command.c_str())};
+  if (!use_cgroups) argv.push_back(no_cgroups.data());
+  argv.push_back(nullptr);
   int rc = ::posix_spawn(&host.pid, path.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
@@ -80,7 +86,7 @@ std::string env_entry(pid_t pid, const std::string& name) {
 
 TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
   TempDir dir;
-  Host host = start_host(dir / "data", "sleep 300 & exec sleep 301");
+  Host host = start_host(dir / "data", "sleep 300 & exec sleep 301", /*use_cgroups=*/false);
   ASSERT_GT(host.pid, 0);
   ASSERT_FALSE(host.job.empty());
   ASSERT_TRUE(alive(host.leader));
@@ -108,7 +114,8 @@ TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
   EXPECT_FALSE(row->ours);
   EXPECT_FALSE(row->error.empty());
   EXPECT_TRUE(eventually([&] { return processes_with_env(mark).empty(); }));
-  EXPECT_FALSE(alive(survivors[0]));
+  // A process in the middle of exiting has no environment yet is not a zombie for a moment.
+  EXPECT_TRUE(eventually([&] { return !alive(survivors[0]); }));
 }
 
 TEST(RestartTest, SigtermedHostKillsItsJobsRecordsThemAndDiesOfTheSignal) {

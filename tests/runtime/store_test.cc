@@ -136,6 +136,88 @@ TEST_F(StoreTest, InsertLoadUpdateRoundTripsEveryField) {
   expect_same_spec(got.spec, info.spec);
 }
 
+TEST_F(StoreTest, ReservedIdsAreNeverHandedOutTwice) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  std::set<std::int64_t> seen;
+  auto take = [&](std::int64_t first, std::int64_t count) {
+    for (std::int64_t id = first; id < first + count; ++id) {
+      EXPECT_TRUE(seen.insert(id).second) << "id " << id << " handed out twice";
+    }
+  };
+  JobInfo info;
+  info.spec.command = "true";
+  for (int round = 0; round < 20; ++round) {
+    auto first_a = a->reserve_ids(4);
+    ASSERT_TRUE(first_a.ok()) << first_a.error();
+    take(*first_a, 4);
+    auto inserted = b->insert(info, HostId::self());  // an automatic id: above every block
+    ASSERT_TRUE(inserted.ok()) << inserted.error();
+    take(std::stoll(*inserted), 1);
+    EXPECT_GT(std::stoll(*inserted), *first_a + 3);
+    auto first_b = b->reserve_ids(round + 1);
+    ASSERT_TRUE(first_b.ok()) << first_b.error();
+    take(*first_b, round + 1);
+  }
+  EXPECT_FALSE(a->reserve_ids(0).ok());
+  EXPECT_FALSE(a->reserve_ids(-3).ok());
+  // A new connection (a restarted host) goes on above everything reserved so far.
+  a.reset();
+  auto c = open();
+  ASSERT_TRUE(c);
+  auto next = c->reserve_ids(1);
+  ASSERT_TRUE(next.ok()) << next.error();
+  EXPECT_GT(*next, *seen.rbegin());
+}
+
+TEST_F(StoreTest, WriteInsertsFreshRowsAndUpdatesTheOthersAllOrNothing) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto first = store->reserve_ids(3);
+  ASSERT_TRUE(first.ok()) << first.error();
+  const HostId host{4242, 987654321};
+  std::vector<Store::RowWrite> rows;
+  for (int i = 0; i < 3; ++i) {
+    JobInfo info;
+    info.id = std::to_string(*first + i);
+    info.spec = full_spec();
+    info.status = JobStatus::queued;
+    info.submitted_at = ms(1700000000000 + i);
+    info.log_path = dir_ + "/logs/" + info.id + ".log";
+    rows.push_back({info, true});
+  }
+  ASSERT_TRUE(store->write(rows, host).ok());
+  for (const auto& row : rows) {
+    auto loaded = store->load(row.info.id);
+    ASSERT_TRUE(loaded.ok() && loaded->has_value()) << row.info.id;
+    EXPECT_EQ((*loaded)->info.status, JobStatus::queued);
+    EXPECT_EQ((*loaded)->info.log_path, row.info.log_path);
+    EXPECT_EQ((*loaded)->host, host);
+    expect_same_spec((*loaded)->info.spec, row.info.spec);
+  }
+
+  // An update of the first row and a bad row in one batch: neither is applied.
+  Store::RowWrite changed = rows[0];
+  changed.fresh = false;
+  changed.info.status = JobStatus::exited;
+  changed.info.exit_code = 0;
+  Store::RowWrite bogus;
+  bogus.info.id = "not-a-number";
+  EXPECT_FALSE(store->write({changed, bogus}, host).ok());
+  EXPECT_EQ((*store->load(rows[0].info.id))->info.status, JobStatus::queued);
+  // Inserting a row whose id exists already fails too, and changes nothing.
+  EXPECT_FALSE(store->write({changed, rows[1]}, host).ok());
+  EXPECT_EQ((*store->load(rows[0].info.id))->info.status, JobStatus::queued);
+
+  ASSERT_TRUE(store->write({changed}, host).ok());
+  auto got = store->load(rows[0].info.id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->info.status, JobStatus::exited);
+  EXPECT_EQ((*got)->info.exit_code, 0);
+  EXPECT_EQ((*got)->host, host);  // an update keeps the owner
+}
+
 TEST_F(StoreTest, EveryStatusRoundTrips) {
   auto store = open();
   ASSERT_TRUE(store);
