@@ -105,23 +105,27 @@ const char* to_string(NoteKind kind);
 struct Note {
   NoteKind kind = NoteKind::finished;
   JobId job;
-  int priority = 0;           // drain order: higher first, then older first
-  std::uint64_t seq = 0;      // queue order, increasing
-  JobInfo info;               // the job as it was when the note was queued
+  int priority = 0;                // drain order: higher first, then older first
+  std::uint64_t seq = 0;           // queue order, increasing
+  JobInfo info;                    // the job as it was when the note was queued
   std::vector<std::string> lines;  // matched: the matching lines (folded within 200 ms)
-  std::string preview;        // finished: head and tail of the output, cleaned and cut
+  std::string preview;             // finished: head and tail of the output, cleaned and cut
 };
 
 struct LaneOptions {
-  std::string workspace = ".";     // default cwd of jobs
-  std::string data_dir;            // default: WORKSPACE/.meanwhile; holds jobs.db and logs/
-  std::size_t max_slots = 0;       // 0: unlimited
-  std::chrono::milliseconds kill_grace{2000};   // SIGTERM -> SIGKILL
+  std::string workspace = ".";  // default cwd of jobs
+  std::string data_dir;         // default: WORKSPACE/.meanwhile; holds jobs.db and logs/
+  std::size_t max_slots = 0;    // 0: unlimited
+  std::chrono::milliseconds kill_grace{2000};  // SIGTERM -> SIGKILL
   std::chrono::milliseconds stall_after{45000};
   std::chrono::milliseconds watch_fold{200};
   std::uint64_t log_cap_bytes = 1ull << 30;
   std::size_t tail_bytes = 64 * 1024;  // in-memory tail per job
   bool use_cgroups = true;             // a cgroup per job where one can be made
+  // A command that is one simple command of plain words (`sleep 2`, `make -j2 test`) is
+  // exec'd without /bin/sh in between (one exec instead of two); anything else, or a command
+  // that cannot be exec'd, goes through `/bin/sh -c` as written. See src/runtime/direct_exec.h.
+  bool direct_exec = true;
   // Signals on which the lane kills every job, updates the store, then calls on_signal (or,
   // when unset, restores the default action and re-raises the signal). Empty: none.
   std::vector<int> shutdown_signals;
@@ -138,14 +142,14 @@ enum class ReadMode {
 struct ReadRequest {
   JobId id;
   ReadMode mode = ReadMode::since_last;
-  std::size_t lines = 50;         // for tail and head
-  std::string filter;             // ECMAScript regex: keep matching lines only
-  std::string reader = "default"; // cursor name for since_last
-  std::size_t max_bytes = 30000;  // longer text is cut in the middle
+  std::size_t lines = 50;          // for tail and head
+  std::string filter;              // ECMAScript regex: keep matching lines only
+  std::string reader = "default";  // cursor name for since_last
+  std::size_t max_bytes = 30000;   // longer text is cut in the middle
 };
 
 struct OutputChunk {
-  std::string text;  // valid UTF-8, ANSI stripped, \r-rewritten lines collapsed
+  std::string text;               // valid UTF-8, ANSI stripped, \r-rewritten lines collapsed
   std::uint64_t from_offset = 0;  // log byte range this chunk covers
   std::uint64_t to_offset = 0;
   std::size_t lines_omitted = 0;  // cut from the middle (or filtered out: not counted)

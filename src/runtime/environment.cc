@@ -81,4 +81,15 @@ EnvBlock JobEnvironment::build(const std::vector<std::pair<std::string, std::str
   return block;
 }
 
+std::optional<std::string_view> EnvBlock::get(std::string_view name) const {
+  for (const char* entry : envp) {
+    if (entry == nullptr) break;
+    std::string_view view(entry);
+    if (view.size() > name.size() && view[name.size()] == '=' && view.starts_with(name)) {
+      return view.substr(name.size() + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace meanwhile

@@ -3,6 +3,7 @@
 // MEANWHILE_JOB_ID and MEANWHILE_JOB_MARK (inherited by every descendant: how kill finds them).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,9 @@ namespace meanwhile {
 struct EnvBlock {
   std::vector<std::string> owned;  // entries made for this job
   std::vector<char*> envp;         // null-terminated, points into the base and `owned`
+
+  // The value of `name` as the job will see it; nullopt when unset.
+  std::optional<std::string_view> get(std::string_view name) const;
 };
 
 class JobEnvironment {

@@ -30,6 +30,7 @@
 #include "meanwhile/lane.h"
 #include "runtime/cgroup.h"
 #include "runtime/child_reaper.h"
+#include "runtime/direct_exec.h"
 #include "runtime/environment.h"
 #include "runtime/job_output.h"
 #include "runtime/note_queue.h"
@@ -61,6 +62,9 @@ struct PendingSpawn {
   char sh[3] = "sh";
   char dash_c[3] = "-c";
   char* argv[4] = {nullptr, nullptr, nullptr, nullptr};
+  std::optional<DirectExec> direct;  // a plain command: exec'd without the shell
+  std::vector<char*> direct_argv;
+  std::vector<const char*> direct_paths;
   SpawnRequest request;
   std::unique_ptr<ChildStack> stack;
   SpawnOutcome outcome;

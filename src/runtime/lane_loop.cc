@@ -191,6 +191,19 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   pending->argv[2] = pending->command.data();
   SpawnRequest& request = pending->request;
   request.argv = pending->argv;
+  if (options_.direct_exec) {
+    pending->direct = plan_direct_exec(pending->command, pending->env.get("PATH"));
+  }
+  if (pending->direct) {
+    for (std::string& word : pending->direct->argv) pending->direct_argv.push_back(word.data());
+    pending->direct_argv.push_back(nullptr);
+    for (const std::string& path : pending->direct->candidates) {
+      pending->direct_paths.push_back(path.c_str());
+    }
+    pending->direct_paths.push_back(nullptr);
+    request.direct_argv = pending->direct_argv.data();
+    request.direct_paths = pending->direct_paths.data();
+  }
   request.envp = pending->env.envp.data();
   request.cwd = pending->cwd.c_str();
   request.stdin_fd = stdin_fd;

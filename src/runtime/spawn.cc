@@ -106,6 +106,11 @@ struct ChildArgs {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (req.direct_paths != nullptr) {  // a plain command: without the shell (direct_exec.h)
+    for (const char* const* path = req.direct_paths; *path != nullptr; ++path) {
+      ::execve(*path, req.direct_argv, req.envp);
+    }
+  }
   ::execve(req.path, req.argv, req.envp);
   fail(report_fd, Step::exec);
 }

@@ -19,6 +19,10 @@ namespace meanwhile {
 struct SpawnRequest {
   const char* path = "/bin/sh";
   char* const* argv = nullptr;  // null-terminated
+  // A plain command (direct_exec.h): each path is tried with direct_argv before `path`;
+  // null-terminated. Null: `path` only.
+  const char* const* direct_paths = nullptr;
+  char* const* direct_argv = nullptr;
   char* const* envp = nullptr;  // null-terminated
   const char* cwd = nullptr;    // chdir() target; null: stay
   int stdin_fd = -1;            // becomes fd 0

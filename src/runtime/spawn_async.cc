@@ -112,6 +112,12 @@ async_child(void* raw_args) {
   }
   unsigned long none = 0;
   sys(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sizeof none);
+  if (req.direct_paths != nullptr) {  // a plain command: without the shell (direct_exec.h)
+    for (const char* const* path = req.direct_paths; *path != nullptr; ++path) {
+      sys(SYS_execve, reinterpret_cast<long>(*path), reinterpret_cast<long>(req.direct_argv),
+          reinterpret_cast<long>(req.envp));
+    }
+  }
   rc = sys(SYS_execve, reinterpret_cast<long>(req.path), reinterpret_cast<long>(req.argv),
            reinterpret_cast<long>(req.envp));
   child_fail(fd, SpawnStep::exec, rc);

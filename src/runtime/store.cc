@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "runtime/store_schema.h"
 
@@ -238,9 +240,29 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   if (rc != SQLITE_OK) return fail(sqlite3_errstr(rc));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
-  if (!exec(db, "PRAGMA journal_mode = WAL")) return fail("cannot switch to WAL");
+  // Processes opening a new database at once race to switch it to WAL and create the schema;
+  // SQLite answers SQLITE_BUSY at once (not through the busy handler) where waiting could
+  // deadlock, so those steps are retried here until the busy timeout.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  auto busy_again = [&](bool busy) {
+    if (!busy || std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return true;
+  };
+  auto is_busy = [](int code) {
+    return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+  };
+  while (!exec(db, "PRAGMA journal_mode = WAL")) {
+    if (!busy_again(is_busy(sqlite3_errcode(db)))) return fail("cannot switch to WAL");
+  }
   if (!exec(db, "PRAGMA synchronous = NORMAL")) return fail("cannot set synchronous");
   auto uuid = store_schema::init(db);
+  // init() rolls back on failure, which resets the error code: its message tells.
+  while (!uuid &&
+         busy_again(uuid.error().find(sqlite3_errstr(SQLITE_BUSY)) != std::string::npos ||
+                    uuid.error().find(sqlite3_errstr(SQLITE_LOCKED)) != std::string::npos)) {
+    uuid = store_schema::init(db);
+  }
   if (!uuid) {
     sqlite3_close_v2(db);
     return make_error("cannot open job store " + path + ": " + uuid.error());

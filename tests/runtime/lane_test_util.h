@@ -2,11 +2,13 @@
 // waiting for jobs, and looking at processes through /proc.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -52,11 +54,21 @@ class TempDir {
   std::string path_;
 };
 
+// The whole file, or what could be read of it. With read(2), not iostreams: libstdc++'s filebuf
+// throws when a read fails, as reads of /proc/PID/... do once the process is gone (ESRCH).
 inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string text;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 // Polls `pred` (for conditions only visible through /proc) until true or the timeout.
@@ -72,8 +84,7 @@ inline bool eventually(const std::function<bool()>& pred,
 
 // State letter from /proc/PID/stat, or nullopt when the process does not exist.
 inline std::optional<char> proc_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
   auto close = text.rfind(')');
   if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
   return text[close + 2];
@@ -86,8 +97,7 @@ inline bool alive(pid_t pid) {
 }
 
 inline std::vector<long> stat_fields(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
   std::vector<long> fields;
   auto close = text.rfind(')');
   if (close == std::string::npos) return fields;

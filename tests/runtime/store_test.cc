@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -361,7 +362,10 @@ TEST_F(StoreTest, ConcurrentProcessesCreateOneUuidAndLoseNoRows) {
     if (pid == 0) {
       ::close(pipes[c][0]);
       auto store = Store::open(path_);
-      if (!store.ok()) ::_exit(2);
+      if (!store.ok()) {
+        std::fprintf(stderr, "child %d: %s\n", c, store.error().c_str());
+        ::_exit(2);
+      }
       const std::string& uuid = (*store)->uuid();
       if (::write(pipes[c][1], uuid.data(), uuid.size()) != static_cast<ssize_t>(uuid.size())) {
         ::_exit(3);
@@ -369,7 +373,11 @@ TEST_F(StoreTest, ConcurrentProcessesCreateOneUuidAndLoseNoRows) {
       for (int i = 0; i < kPerChild; ++i) {
         JobInfo info;
         info.spec.command = "child " + std::to_string(c) + " " + std::to_string(i);
-        if (!(*store)->insert(info, HostId::self()).ok()) ::_exit(4);
+        auto inserted = (*store)->insert(info, HostId::self());
+        if (!inserted.ok()) {
+          std::fprintf(stderr, "child %d: %s\n", c, inserted.error().c_str());
+          ::_exit(4);
+        }
       }
       ::_exit(0);
     }
