@@ -52,17 +52,22 @@ Status JobEnvironment::check(const std::vector<std::pair<std::string, std::strin
 }
 
 EnvBlock JobEnvironment::build(const std::vector<std::pair<std::string, std::string>>& spec_env,
-                               std::string_view job_id, std::string_view mark) const {
+                               std::string_view job_id, std::string_view mark,
+                               std::string_view cwd) const {
   EnvBlock block;
-  block.owned.reserve(spec_env.size() + 2);
-  block.envp.reserve(base_.size() + spec_env.size() + 3);
+  block.owned.reserve(spec_env.size() + 3);
+  block.envp.reserve(base_.size() + spec_env.size() + 4);
+  const bool spec_sets_pwd = std::any_of(spec_env.begin(), spec_env.end(),
+                                         [](const auto& var) { return var.first == "PWD"; });
+  const bool set_pwd = !cwd.empty() && !spec_sets_pwd;
   auto overridden = [&](std::string_view key) {
     if (key == kJobIdVariable || key == proc::kMarkVariable) return true;
+    if (key == "PWD" && set_pwd) return true;
     return std::any_of(spec_env.begin(), spec_env.end(),
                        [&](const auto& var) { return var.first == key; });
   };
   for (const auto& entry : base_) {
-    if (spec_env.empty() || !overridden(key_of(entry))) {
+    if ((spec_env.empty() && !set_pwd) || !overridden(key_of(entry))) {
       block.envp.push_back(const_cast<char*>(entry.c_str()));
     }
   }
@@ -74,6 +79,9 @@ EnvBlock JobEnvironment::build(const std::vector<std::pair<std::string, std::str
     if (later || key == kJobIdVariable || key == proc::kMarkVariable) continue;
     block.owned.push_back(key + "=" + value);
   }
+  // The job's directory, as a shell started there would set it: a plain command exec'd without
+  // the shell (direct_exec.h) must not see the host's PWD.
+  if (set_pwd) block.owned.push_back("PWD=" + std::string(cwd));
   block.owned.push_back(std::string(kJobIdVariable) + "=" + std::string(job_id));
   block.owned.push_back(std::string(proc::kMarkVariable) + "=" + std::string(mark));
   for (auto& entry : block.owned) block.envp.push_back(entry.data());

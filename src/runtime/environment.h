@@ -28,8 +28,9 @@ class JobEnvironment {
   // An error for a variable name that execve could not carry (empty, '=' or NUL in it).
   static Status check(const std::vector<std::pair<std::string, std::string>>& vars);
 
+  // The job's environment; `cwd` (when not empty) becomes PWD unless spec_env sets it.
   EnvBlock build(const std::vector<std::pair<std::string, std::string>>& spec_env,
-                 std::string_view job_id, std::string_view mark) const;
+                 std::string_view job_id, std::string_view mark, std::string_view cwd = {}) const;
 
  private:
   std::vector<std::string> base_;  // "KEY=VALUE"

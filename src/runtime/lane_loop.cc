@@ -183,7 +183,7 @@ Status Lane::Impl::spawn(const JobPtr& job) {
 
   // Everything the child reads lives in `pending` (an async child reads it after we return).
   auto pending = std::make_unique<PendingSpawn>();
-  pending->env = env_.build(info.spec.env, info.id, job->mark);
+  pending->env = env_.build(info.spec.env, info.id, job->mark, info.spec.cwd);
   pending->command = info.spec.command;
   pending->cwd = info.spec.cwd;
   pending->argv[0] = pending->sh;

@@ -92,6 +92,26 @@ TEST_F(DirectExecLane, OutputExitCodeAndTheJobsPathAreTheShells) {
   EXPECT_EQ(read_file(info.log_path), "tool ran with 2 args: a b\n");
 }
 
+// A shell started in the job's directory sets PWD to it; a command exec'd without the shell
+// must see the same, not the host's PWD.
+TEST_F(DirectExecLane, PwdIsTheJobsDirectoryWithOrWithoutTheShell) {
+  auto lane = open();
+  ASSERT_TRUE(lane);
+  std::filesystem::create_directory(dir_ / "sub");
+  for (const char* command : {"printenv PWD", "echo \"$PWD\""}) {
+    JobSpec spec = shell(command);
+    spec.cwd = dir_ / "sub";
+    JobId id = submit_ok(*lane, spec);
+    JobInfo info = wait_done(*lane, id);
+    EXPECT_EQ(info.exit_code, 0) << command;
+    EXPECT_EQ(read_file(info.log_path), dir_ / "sub\n") << command;
+  }
+  JobSpec own = shell("printenv PWD");  // a PWD given by the caller is kept
+  own.env = {{"PWD", "/somewhere/else"}};
+  JobInfo info = wait_done(*lane, submit_ok(*lane, own));
+  EXPECT_EQ(read_file(info.log_path), "/somewhere/else\n");
+}
+
 TEST_F(DirectExecLane, FailuresBehaveAsWithTheShell) {
   auto lane = open();
   ASSERT_TRUE(lane);
