@@ -54,7 +54,7 @@ class Provider {
 struct ProviderConfig {
   std::string kind;  // anthropic | openai | script
   std::string api_key;
-  std::string base_url;     // default per kind
+  std::string base_url;  // default per kind
   std::string model;
   std::string script_path;  // script provider: JSONL of assistant messages
   int max_tries = 5;

@@ -20,8 +20,8 @@
 namespace meanwhile {
 
 struct ToolResult {
-  std::string text;            // what the model (or MCP text content) sees
-  nlohmann::json structured;   // machine-readable form (MCP structuredContent); may be null
+  std::string text;           // what the model (or MCP text content) sees
+  nlohmann::json structured;  // machine-readable form (MCP structuredContent); may be null
   bool is_error = false;
 };
 
