@@ -126,6 +126,9 @@ struct LaneOptions {
   // exec'd without /bin/sh in between (one exec instead of two); anything else, or a command
   // that cannot be exec'd, goes through `/bin/sh -c` as written. See src/runtime/direct_exec.h.
   bool direct_exec = true;
+  // At most this many notes wait to be drained (0: no limit); past it the lowest-priority,
+  // oldest note is dropped and counted (dropped_notes()). Every job's record stays in the store.
+  std::size_t max_pending_notes = 0;
   // Signals on which the lane kills every job, updates the store, then calls on_signal (or,
   // when unset, restores the default action and re-raises the signal). Empty: none.
   std::vector<int> shutdown_signals;
@@ -193,6 +196,8 @@ class Lane {
                                                std::chrono::milliseconds timeout);
   // Number of notes waiting to be drained.
   std::size_t pending_notes() const;
+  // Notes dropped because more than LaneOptions::max_pending_notes were waiting.
+  std::uint64_t dropped_notes() const;
   // An eventfd that is readable while notes are pending: for hosts with their own poll loop.
   int notify_fd() const;
 

@@ -76,6 +76,15 @@ ToolResult make_result(Lane& lane, const std::vector<JobId>& ids, const WaitOutc
     }
   }
   while (!text.empty() && text.back() == '\n') text.pop_back();
+  // Events that could not be kept (a host with a bound on pending notes, like the MCP server):
+  // say so, so the model knows to look at the jobs themselves.
+  const std::uint64_t dropped = lane.dropped_notes();
+  if (dropped > 0 && ids.empty()) {
+    text += fmt::format(
+        "\n\n({} older event{} {} dropped because too many were waiting; background_list "
+        "shows every job's state)",
+        dropped, dropped == 1 ? "" : "s", dropped == 1 ? "was" : "were");
+  }
   json ended = json::array();
   for (const auto& job : out.ended_unnoted) ended.push_back(job_to_json(job));
   json structured{{"events", events},
@@ -84,6 +93,7 @@ ToolResult make_result(Lane& lane, const std::vector<JobId>& ids, const WaitOutc
                   {"cancelled", out.cancelled},
                   {"elapsed_seconds", std::round(out.elapsed * 1000) / 1000},
                   {"running", running}};
+  if (dropped > 0) structured["dropped_events"] = dropped;
   ToolResult result{std::move(text), std::move(structured), out.cancelled};
   return result;
 }
@@ -193,6 +203,10 @@ ToolDef background_wait_tool() {
         {"timed_out", {{"type", "boolean"}}},
         {"cancelled", {{"type", "boolean"}}},
         {"elapsed_seconds", {{"type", "number"}}},
+        {"dropped_events",
+         {{"type", "integer"},
+          {"description",
+           "events dropped since the server started because too many were waiting"}}},
         {"running", {{"type", "array"}, {"items", job_json_schema()}}}}},
       {"required", {"events", "timed_out", "cancelled", "elapsed_seconds", "running"}}};
   def.annotations = annotations("Wait for background jobs", true, false, false);

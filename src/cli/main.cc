@@ -31,14 +31,16 @@ void restore_terminal_and_exit(int sig) {
   std::raise(sig);
 }
 
-int serve_mcp(const std::string& workspace) {
+int serve_mcp(const std::string& workspace, std::size_t max_events) {
 #ifdef MEANWHILE_HAVE_MCP
   meanwhile::mcp::ServerOptions options;
+  options.max_events = max_events;
   std::error_code ec;
   options.workspace = workspace.empty() ? std::filesystem::current_path(ec).string() : workspace;
   return meanwhile::mcp::serve_stdio(options);
 #else
   (void)workspace;
+  (void)max_events;
   std::fprintf(stderr, "meanwhile: this build has no MCP server (src/mcp was not built)\n");
   return kExitError;
 #endif
@@ -89,6 +91,12 @@ int main(int argc, char** argv) {
                                      "Serve the background tools to an MCP client over stdio "
                                      "(jobs run in --workspace, default: the current directory)");
   mcp->fallthrough();
+  std::size_t max_events = 1000;
+  mcp->add_option("--max-events", max_events,
+                  "Job events kept for background_wait when the client does not wait; past "
+                  "this the oldest successes are dropped (and counted)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -104,7 +112,7 @@ int main(int argc, char** argv) {
   }
   o.print = print_opt->count() > 0;
 
-  if (mcp->parsed()) return serve_mcp(o.workspace);
+  if (mcp->parsed()) return serve_mcp(o.workspace, max_events);
   if (o.print && o.prompt == "-") {
     o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }

@@ -95,6 +95,8 @@ int serve_stdio(const ServerOptions& options) {
   lane_options.workspace = resolved;
   lane_options.data_dir = options.data_dir;
   lane_options.kill_grace = options.kill_grace;
+  // A client that never calls background_wait would let notes pile up for the server's life.
+  lane_options.max_pending_notes = options.max_events;
   lane_options.shutdown_signals = {SIGTERM, SIGINT, SIGHUP};
   // Runs after the lane has killed every job: the reader loop ends and we clean up.
   lane_options.on_signal = [&caught_signal, fd = wake_fd.get()](int signal_number) {

@@ -14,6 +14,9 @@ struct ServerOptions {
   // the server is gone within 2 s of its client closing stdin.
   std::chrono::milliseconds kill_grace{1000};
   std::size_t max_concurrent_requests = 16;  // blocking requests (tools/call, tasks/result)
+  // Job events kept for background_wait; past this the oldest successes are dropped (and
+  // counted in its result), so a client that never waits does not grow the server forever.
+  std::size_t max_events = 1000;
   // The protocol's streams; anything else written to the process's stdout is sent to stderr.
   int input_fd = 0;
   int output_fd = 1;

@@ -277,6 +277,9 @@ Result<std::optional<JobInfo>> Lane::wait_terminal(const std::vector<JobId>& ids
 std::size_t Lane::pending_notes() const {
   return impl_->pending_notes();
 }
+std::uint64_t Lane::dropped_notes() const {
+  return impl_->dropped_notes();
+}
 int Lane::notify_fd() const {
   return impl_->notify_fd();
 }

@@ -166,6 +166,7 @@ class Lane::Impl : public ReapOwner {
   Result<std::optional<JobInfo>> wait_terminal(const std::vector<JobId>& ids,
                                                std::chrono::milliseconds timeout);
   std::size_t pending_notes() const { return notes_.size(); }
+  std::uint64_t dropped_notes() const { return notes_.dropped(); }
   int notify_fd() const { return notes_.fd(); }
   void set_observer(std::function<void(const JobInfo&)> observer);
   std::size_t running_count() const;

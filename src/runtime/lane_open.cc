@@ -42,6 +42,7 @@ std::optional<rlimit> raise_fd_limit() {
 
 Lane::Impl::Impl(LaneOptions options)
     : options_(std::move(options)),
+      notes_(options_.max_pending_notes),
       io_(1),
       sigchld_(io_),
       shutdown_signals_(io_),

@@ -21,7 +21,8 @@ bool wanted(const Note& note, const std::vector<JobId>& ids) {
 
 }  // namespace
 
-NoteQueue::NoteQueue() : event_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+NoteQueue::NoteQueue(std::size_t limit)
+    : limit_(limit), event_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 void NoteQueue::push(Note note) {
   {
@@ -48,6 +49,16 @@ void NoteQueue::push(Note note) {
         note.lines = std::move(lines);
       }
       *older = std::move(note);  // takes the newer seq: it drains as the newer note
+    }
+    if (limit_ > 0 && notes_.size() > limit_) {
+      // The note that would drain last: lowest priority, then oldest (failures outlive successes).
+      auto victim =
+          std::min_element(notes_.begin(), notes_.end(), [](const Note& a, const Note& b) {
+            if (a.priority != b.priority) return a.priority < b.priority;
+            return a.seq < b.seq;
+          });
+      notes_.erase(victim);
+      ++dropped_;
     }
     update_fd_locked();
   }
@@ -92,6 +103,11 @@ std::vector<Note> NoteQueue::wait(std::chrono::milliseconds timeout,
 std::size_t NoteQueue::size() const {
   std::lock_guard lock(mu_);
   return notes_.size();
+}
+
+std::uint64_t NoteQueue::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
 }
 
 void NoteQueue::close() {

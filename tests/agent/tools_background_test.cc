@@ -176,6 +176,37 @@ TEST_F(BackgroundToolsTest, WaitWithoutIds) {
   EXPECT_THAT(result.text, HasSubstr("[task " + id + "]"));
 }
 
+// A host that bounds its pending notes (the MCP server does) drops the oldest successes past
+// the bound; background_wait says how many, so the model looks at the jobs themselves.
+TEST_F(BackgroundToolsTest, WaitSaysWhenEventsWereDropped) {
+  ctx_.reset();
+  lane_.reset();
+  LaneOptions options;
+  options.workspace = workspace_;
+  options.data_dir = root_ + "/data-bounded";
+  options.max_pending_notes = 2;
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  lane_ = std::move(*lane);
+  ctx_ = std::make_unique<ToolContext>(ToolContext{*lane_, workspace_, &cancel_, {}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(start({{"command", "true"}}));
+  for (const auto& id : ids) {
+    auto done = lane_->wait_terminal({id}, std::chrono::seconds(20));
+    ASSERT_TRUE(done.ok() && done->has_value()) << id;
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (lane_->dropped_notes() < 3 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(lane_->dropped_notes(), 3u);
+  EXPECT_EQ(lane_->pending_notes(), 2u);
+  auto result = call("background_wait", {{"timeout", 10}});
+  EXPECT_THAT(result.text, HasSubstr("3 older events were dropped"));
+  EXPECT_EQ(result.structured.value("dropped_events", 0), 3);
+  EXPECT_EQ(result.structured["events"].size(), 2u);
+}
+
 TEST_F(BackgroundToolsTest, WaitIsCancellable) {
   const std::string id = start({{"command", "sleep 10"}});
   std::thread canceller([this] {

@@ -61,10 +61,10 @@ export function processGone(pid) {
 
 // An SDK client connected to `meanwhile mcp` started in `workspace`, collecting the server's
 // log messages, task status notifications and stderr.
-export async function connect(workspace) {
+export async function connect(workspace, extraArgs = []) {
   const transport = new StdioClientTransport({
     command: BIN,
-    args: ['mcp'],
+    args: ['mcp', ...extraArgs],
     cwd: workspace,
     env: { ...process.env },
     stderr: 'pipe',

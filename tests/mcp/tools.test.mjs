@@ -242,3 +242,30 @@ describe('meanwhile mcp with the SDK client', () => {
   });
 });
 
+
+describe('meanwhile mcp --max-events', () => {
+  test('a client that never waits keeps the server bounded; background_wait says what was dropped', async () => {
+    const s = await connect(makeWorkspace('bounded'), ['--max-events', '2']);
+    try {
+      const ids = [];
+      for (let i = 0; i < 5; i++) {
+        const run = await s.call('background_run', { command: 'true' });
+        assert.ok(!run.isError, text(run));
+        ids.push(run.structuredContent.task_id);
+      }
+      for (const id of ids) {
+        await eventually(async () => {
+          const check = await s.call('check_background', { task_id: id });
+          return check.structuredContent.job.status === 'exited';
+        }, `task ${id} to exit`);
+      }
+      const wait = await s.call('background_wait', { timeout: 5 });
+      assert.ok(!wait.isError, text(wait));
+      assert.equal(wait.structuredContent.events.length, 2);
+      assert.equal(wait.structuredContent.dropped_events, 3);
+      assert.match(text(wait), /3 older events were dropped/);
+    } finally {
+      await s.close();
+    }
+  });
+});

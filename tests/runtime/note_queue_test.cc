@@ -47,6 +47,27 @@ TEST(NoteQueue, DrainsByPriorityThenAge) {
   EXPECT_TRUE(queue.drain().empty());
 }
 
+TEST(NoteQueue, ALimitDropsTheLowestPriorityOldestNoteAndCountsIt) {
+  NoteQueue queue(3);
+  queue.push(make_note(NoteKind::finished, "1", 5));  // a failure: outlives successes
+  queue.push(make_note(NoteKind::finished, "2", 0));
+  queue.push(make_note(NoteKind::finished, "3", 0));
+  EXPECT_EQ(queue.dropped(), 0u);
+  queue.push(make_note(NoteKind::finished, "4", 0));  // drops 2
+  queue.push(make_note(NoteKind::finished, "5", 0));  // drops 3
+  EXPECT_EQ(queue.size(), 3u);
+  EXPECT_EQ(queue.dropped(), 2u);
+  auto notes = queue.drain();
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[0].job, "1");
+  EXPECT_EQ(notes[1].job, "4");
+  EXPECT_EQ(notes[2].job, "5");
+  NoteQueue unbounded;
+  for (int i = 0; i < 2000; ++i) unbounded.push(make_note(NoteKind::finished, std::to_string(i)));
+  EXPECT_EQ(unbounded.size(), 2000u);
+  EXPECT_EQ(unbounded.dropped(), 0u);
+}
+
 TEST(NoteQueue, SameKindSameJobFolds) {
   NoteQueue queue;
   queue.push(make_note(NoteKind::stalled, "1"));
