@@ -98,6 +98,7 @@ CgroupTree::CgroupTree(std::string base, std::string path, bool has_kill)
     : base_(std::move(base)), path_(std::move(path)), has_kill_(has_kill) {}
 
 CgroupTree::~CgroupTree() {
+  free_.clear();
   for_each_entry(path_, [&](const std::string& name) {
     std::string dir = path_ + "/" + name;
     if (::rmdir(dir.c_str()) != 0 && errno == EBUSY) kill_tree(dir, has_kill_);
@@ -106,6 +107,11 @@ CgroupTree::~CgroupTree() {
 }
 
 std::unique_ptr<Cgroup> CgroupTree::acquire() {
+  if (!free_.empty()) {
+    auto cgroup = std::move(free_.back());
+    free_.pop_back();
+    return cgroup;
+  }
   auto cgroup = std::make_unique<Cgroup>();
   cgroup->path = path_ + "/job-" + std::to_string(next_index_++);
   if (::mkdir(cgroup->path.c_str(), 0755) != 0) return nullptr;
@@ -120,7 +126,12 @@ std::unique_ptr<Cgroup> CgroupTree::acquire() {
 }
 
 void CgroupTree::release(std::unique_ptr<Cgroup> cgroup) {
+  constexpr std::size_t kPoolSize = 64;
   if (!cgroup) return;
+  if (!cgroup->killed && free_.size() < kPoolSize && !populated(*cgroup)) {
+    free_.push_back(std::move(cgroup));
+    return;
+  }
   std::string path = cgroup->path;
   cgroup.reset();
   ::rmdir(path.c_str());  // fails while populated: then the destructor retries
@@ -164,8 +175,11 @@ std::vector<pid_t> CgroupTree::members(const std::string& cgroup_path) {
   return pids;
 }
 
-void CgroupTree::signal(const Cgroup& cgroup, int sig) const {
-  if (sig == SIGKILL && has_kill_ && write_text(cgroup.path + "/cgroup.kill", "1")) return;
+void CgroupTree::signal(Cgroup& cgroup, int sig) const {
+  if (sig == SIGKILL && has_kill_) {
+    cgroup.killed = true;  // even if the write fails half-way: never reuse it
+    if (write_text(cgroup.path + "/cgroup.kill", "1")) return;
+  }
   const pid_t self = ::getpid();
   for (pid_t pid : members(cgroup.path)) {
     if (pid != self) ::kill(pid, sig);

@@ -235,6 +235,47 @@ TEST_P(KillTest, CgroupHoldsTheJobWhenAvailable) {
   EXPECT_NE(cgroup.find("/job-"), std::string::npos) << cgroup;
 }
 
+// Empty job cgroups are reused, except one that got cgroup.kill: the kernel SIGKILLs a child
+// started in such a cgroup with CLONE_INTO_CGROUP (it compares the target's kill count with the
+// parent's). Found by the MCP tests: a job started right after a killed one died at once.
+TEST_P(KillTest, CgroupsAreReusedButNeverAfterCgroupKill) {
+  if (!GetParam()) GTEST_SKIP() << "the no-cgroup variant";
+  LaneOptions options;
+  options.kill_grace = 200ms;
+  auto lane = open(options);
+  ASSERT_TRUE(lane);
+  auto cgroup_of = [&](const JobId& id) {
+    JobInfo info = wait_running(*lane, id);
+    return read_file("/proc/" + std::to_string(info.pid) + "/cgroup");
+  };
+  // A job that ignores SIGTERM: its cgroup gets cgroup.kill after the grace period.
+  JobId stubborn = submit_ok(*lane, shell("trap '' TERM; echo ready; sleep 30"));
+  const std::string killed_cgroup = cgroup_of(stubborn);
+  if (killed_cgroup.find("meanwhile-") == std::string::npos) {
+    GTEST_SKIP() << "no writable cgroup v2 here; the lane runs without";
+  }
+  ASSERT_TRUE(eventually([&] { return lane->get(stubborn)->bytes_logged > 0; }));  // trap set
+  ASSERT_TRUE(lane->kill(stubborn).ok());
+  EXPECT_EQ(wait_done(*lane, stubborn).term_signal, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return lane->get(stubborn)->descendants.empty(); }));
+  // Jobs after it run normally, one at a time so that each could get the killed cgroup.
+  std::set<std::string> used;
+  for (int i = 0; i < 4; ++i) {
+    JobId id = submit_ok(*lane, shell("sleep 0.2"));
+    const std::string cgroup = cgroup_of(id);
+    EXPECT_NE(cgroup, killed_cgroup);
+    used.insert(cgroup);
+    JobInfo done = wait_done(*lane, id);
+    EXPECT_EQ(done.status, JobStatus::exited) << "job " << i << ": " << done.error;
+    EXPECT_EQ(done.exit_code, 0) << "job " << i;
+    EXPECT_FALSE(done.term_signal) << "job " << i << " died of signal " << *done.term_signal;
+    ASSERT_TRUE(eventually([&] { return lane->get(id)->descendants.empty(); }));
+    std::this_thread::sleep_for(100ms);  // the release happens on the lane thread
+  }
+  // Released cgroups are reused: without the pool, four jobs would have used four.
+  EXPECT_LE(used.size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Cgroups, KillTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "WithCgroups" : "WithoutCgroups";
