@@ -81,7 +81,7 @@ ToolResult make_result(Lane& lane, const std::vector<JobId>& ids, const WaitOutc
   const std::uint64_t dropped = lane.dropped_notes();
   if (dropped > 0 && ids.empty()) {
     text += fmt::format(
-        "\n\n({} older event{} {} dropped because too many were waiting; background_list "
+        "\n\n({} older event{} {} dropped because too many were waiting; check_background "
         "shows every job's state)",
         dropped, dropped == 1 ? "" : "s", dropped == 1 ? "was" : "were");
   }

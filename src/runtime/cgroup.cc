@@ -145,20 +145,12 @@ bool CgroupTree::populated(const Cgroup& cgroup) {
   return std::strstr(buf, "populated 1") != nullptr;
 }
 
-// With read(2): libstdc++'s filebuf throws when a read fails, as it does for a cgroup that is
-// being removed (ENODEV), and this runs on the lane thread.
+// Not through an ifstream: it throws when a read fails, as it does for a cgroup that is being
+// removed (ENODEV), and this runs on the lane thread.
 std::vector<pid_t> CgroupTree::members(const std::string& cgroup_path) {
   std::vector<pid_t> pids;
-  UniqueFd procs(::open((cgroup_path + "/cgroup.procs").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!procs) return pids;
   std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(procs.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
+  proc::read_file((cgroup_path + "/cgroup.procs").c_str(), text, std::size_t{1} << 24);
   pid_t pid = 0;
   bool in_number = false;
   for (char c : text) {

@@ -14,7 +14,6 @@
 #include "runtime/unique_fd.h"
 
 namespace meanwhile::proc {
-namespace {
 
 bool read_file(const char* path, std::string& out, std::size_t limit) {
   UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
@@ -29,6 +28,8 @@ bool read_file(const char* path, std::string& out, std::size_t limit) {
   }
   return true;
 }
+
+namespace {
 
 std::optional<pid_t> parse_pid(const char* name) {
   pid_t pid = 0;

@@ -25,6 +25,11 @@ struct Stat {
   std::uint64_t start_ticks = 0;
 };
 
+// Reads up to about `limit` bytes of `path` into `out` with read(2) (not iostreams: libstdc++'s
+// filebuf throws when a read fails, as reads of /proc and cgroup files do once the process or
+// cgroup is gone). False when it cannot be opened or a read fails.
+bool read_file(const char* path, std::string& out, std::size_t limit);
+
 std::optional<Stat> read_stat(pid_t pid);
 
 // Calls fn for every process in /proc (numeric entries).

@@ -372,13 +372,6 @@ Result<std::int64_t> Store::reserve_ids(std::int64_t count) {
   return last + 1;
 }
 
-Status Store::update(const std::vector<JobInfo>& jobs) {
-  std::vector<RowWrite> rows;
-  rows.reserve(jobs.size());
-  for (const JobInfo& info : jobs) rows.push_back({info, false});
-  return write(rows, HostId{});
-}
-
 Status Store::write(const std::vector<RowWrite>& rows, const HostId& host) {
   if (rows.empty()) return Ok{};
   std::lock_guard lock(mu_);

@@ -59,11 +59,9 @@ class Store {
     JobInfo info;
     bool fresh = false;
   };
-  // Writes every row in one transaction: all or none.
+  // Writes every row in one transaction: all or none. An update writes the mutable fields
+  // (status, exit, error, pid, timestamps, counts, last_line); `host` is used for inserts only.
   Status write(const std::vector<RowWrite>& rows, const HostId& host);
-  // Writes the mutable fields (status, exit, error, pid, timestamps, counts, last_line) of
-  // each job, all in one transaction.
-  Status update(const std::vector<JobInfo>& jobs);
 
   Result<std::optional<StoredJob>> load(const JobId& id) const;
   // The newest `limit` rows, returned oldest first.

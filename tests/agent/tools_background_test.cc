@@ -203,6 +203,7 @@ TEST_F(BackgroundToolsTest, WaitSaysWhenEventsWereDropped) {
   EXPECT_EQ(lane_->pending_notes(), 2u);
   auto result = call("background_wait", {{"timeout", 10}});
   EXPECT_THAT(result.text, HasSubstr("3 older events were dropped"));
+  EXPECT_THAT(result.text, HasSubstr("check_background shows every job"));
   EXPECT_EQ(result.structured.value("dropped_events", 0), 3);
   EXPECT_EQ(result.structured["events"].size(), 2u);
 }

@@ -116,7 +116,7 @@ TEST_F(StoreTest, InsertLoadUpdateRoundTripsEveryField) {
   changed.bytes_dropped = 77;
   changed.lines = 123456;
   changed.last_line = "done \xE2\x9C\x93";
-  ASSERT_TRUE(store->update({changed}).ok());
+  ASSERT_TRUE(store->write({{changed, false}}, HostId{}).ok());
 
   auto again = store->load(*id);
   ASSERT_TRUE(again.ok() && again->has_value());
@@ -225,7 +225,7 @@ TEST_F(StoreTest, EveryStatusRoundTrips) {
   const JobStatus all[] = {JobStatus::queued,          JobStatus::running,   JobStatus::exited,
                            JobStatus::killed,          JobStatus::timed_out, JobStatus::skipped,
                            JobStatus::failed_to_start, JobStatus::lost};
-  std::vector<JobInfo> infos;
+  std::vector<Store::RowWrite> rows;
   for (JobStatus status : all) {
     JobInfo info;
     info.spec.command = "true";
@@ -233,10 +233,10 @@ TEST_F(StoreTest, EveryStatusRoundTrips) {
     ASSERT_TRUE(id.ok());
     info.id = *id;
     info.status = status;
-    infos.push_back(info);
+    rows.push_back({info, false});
   }
-  ASSERT_TRUE(store->update(infos).ok());  // one batch
-  for (const JobInfo& info : infos) {
+  ASSERT_TRUE(store->write(rows, HostId{}).ok());  // one batch
+  for (const auto& [info, fresh] : rows) {
     auto row = store->load(info.id);
     ASSERT_TRUE(row.ok() && row->has_value());
     EXPECT_EQ((*row)->info.status, info.status);
@@ -253,7 +253,7 @@ TEST_F(StoreTest, UnknownAndMalformedIds) {
   }
   JobInfo bogus;
   bogus.id = "not-a-number";
-  auto status = store->update({bogus});
+  auto status = store->write({{bogus, false}}, HostId{});
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().find("not-a-number"), std::string::npos);
 }
@@ -335,7 +335,7 @@ TEST_F(StoreTest, ConcurrentInsertsFromSeveralConnectionsAndThreads) {
         ids[t].push_back(*id);
         info.id = *id;
         info.status = JobStatus::running;
-        ASSERT_TRUE(store.update({info}).ok());
+        ASSERT_TRUE(store.write({{info, false}}, HostId::self()).ok());
       }
     });
   }
