@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "base/json_parse.h"
+
 namespace meanwhile::mcp::jsonrpc {
 namespace {
 
@@ -12,18 +14,10 @@ bool is_blank(std::string_view line) {
   return true;
 }
 
-// MCP: "Request ids MUST be a string or integer; MUST NOT be null".
-bool valid_id(const json& id) {
-  if (id.is_string() || id.is_number_integer()) return true;
-  // 1.0 parses as a float; accept integral floats as the integer they denote.
-  return id.is_number_float() && std::isfinite(id.get<double>()) &&
-         std::floor(id.get<double>()) == id.get<double>();
-}
-
-json normalize_id(const json& id) {
-  if (id.is_number_float()) return static_cast<std::int64_t>(id.get<double>());
-  return id;
-}
+// A float id is accepted only when it denotes an integer exactly (1.0, 1e3): doubles hold every
+// integer below 2^53; from there on the text may have named a neighbour (9007199254740993.0
+// parses as 2^53).
+constexpr double kMaxExactFloatId = 9007199254740992.0;  // 2^53
 
 Incoming invalid(json id, int code, std::string message) {
   Incoming in;
@@ -38,10 +32,18 @@ Incoming invalid(json id, int code, std::string message) {
 
 Incoming parse_line(std::string_view line) {
   if (is_blank(line)) return {};
-  json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (message.is_discarded()) {
+  // The one parser for untrusted JSON: it refuses deep nesting before building a tree, since
+  // copying or dumping a tree 100,000 levels deep overflows the stack.
+  JsonParse parsed = parse_json(line);
+  if (parsed.too_deep) {
+    return invalid(nullptr, kInvalidRequest,
+                   "Invalid request: " + parsed.error +
+                       ": no MCP message nests that deep; flatten the arguments");
+  }
+  if (!parsed.ok()) {
     return invalid(nullptr, kParseError, "Parse error: the line is not valid JSON");
   }
+  json message = std::move(parsed.value);
   if (message.is_array()) {
     return invalid(nullptr, kInvalidRequest, "Invalid request: JSON-RPC batches are not supported");
   }
@@ -51,7 +53,9 @@ Incoming parse_line(std::string_view line) {
 
   const bool has_id = message.contains("id");
   json id = nullptr;
-  if (has_id && valid_id(message["id"])) id = normalize_id(message["id"]);
+  if (has_id) {
+    if (auto usable = request_id(message["id"])) id = std::move(*usable);
+  }
 
   auto version = message.find("jsonrpc");
   if (version == message.end() || *version != "2.0") {
@@ -73,7 +77,8 @@ Incoming parse_line(std::string_view line) {
   }
   if (has_id && id.is_null()) {
     return invalid(nullptr, kInvalidRequest,
-                   "Invalid request: id: expected a string or an integer");
+                   "Invalid request: id: expected a string or an integer of at most 64 bits "
+                   "(use a string for larger ids)");
   }
 
   Incoming in;
@@ -88,6 +93,19 @@ Incoming parse_line(std::string_view line) {
     in.params = std::move(*params);
   }
   return in;
+}
+
+std::optional<json> request_id(const json& id) {
+  // Integers come from the parser exactly as written when they fit in int64 or uint64; larger
+  // ones arrive as doubles, which would come back as another number (and collide).
+  if (id.is_string() || id.is_number_integer()) return id;
+  if (id.is_number_float()) {
+    const double value = id.get<double>();
+    if (std::isfinite(value) && std::floor(value) == value && std::fabs(value) < kMaxExactFloatId) {
+      return static_cast<std::int64_t>(value);
+    }
+  }
+  return std::nullopt;
 }
 
 json make_result(const json& id, json result) {

@@ -3,6 +3,7 @@
 // Nothing here throws.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,8 @@ inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
+// The first of JSON-RPC's implementation-defined server errors: busy, or stopping.
+inline constexpr int kServerError = -32000;
 
 struct Incoming {
   enum class Kind {
@@ -35,8 +38,15 @@ struct Incoming {
   std::string error_message;     // invalid
 };
 
-// Classifies one line (without its newline).
+// Classifies one line (without its newline). Lines nested deeper than kMaxJsonDepth are
+// invalid (-32600) without ever becoming a tree.
 Incoming parse_line(std::string_view line);
+
+// A request id as it goes back to the client, or nullopt when it is not one: a string, or an
+// integer that fits in int64/uint64 (returned unchanged); an integral float such as 1.0 below
+// 2^53 in magnitude becomes that integer. Anything else (null, an object, 1.5, 2^64) is refused, so
+// that no two ids ever map to the same number.
+std::optional<json> request_id(const json& id);
 
 json make_result(const json& id, json result);
 json make_error(const json& id, int code, std::string message);

@@ -1,5 +1,5 @@
 // serve_stdio: sets up the process (fds, signals, the lane), reads lines until the client goes
-// away or a signal arrives, then ends every job and returns.
+// away or a signal arrives, then answers what it read, ends every job and returns.
 #include "mcp/server.h"
 
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "mcp/log.h"
@@ -59,9 +60,27 @@ void wake(int fd) {
   [[maybe_unused]] const ssize_t written = ::write(fd, &one, sizeof one);
 }
 
+// After the client closes its input, what it sent before still gets answers for this long;
+// requests still running then are stopped (a background_wait returns what it has).
+constexpr std::chrono::milliseconds kDrainBudget{1000};
+
+int serve(const ServerOptions& options);
+
 }  // namespace
 
 int serve_stdio(const ServerOptions& options) {
+  try {
+    return serve(options);
+  } catch (const std::system_error& e) {
+    // A thread that cannot start at startup (the process limit is reached): say so and exit.
+    log("cannot start: {}", e.what());
+    return 1;
+  }
+}
+
+namespace {
+
+int serve(const ServerOptions& options) {
   // A client that goes away must surface as EPIPE on write, not kill the server mid-cleanup.
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -110,16 +129,30 @@ int serve_stdio(const ServerOptions& options) {
   }
   std::unique_ptr<Lane> lane = std::move(opened.value());
   const ToolRegistry registry = ToolRegistry::standard();
-  Outbox outbox(out_fd, [fd = wake_fd.get()] { wake(fd); });
+  // What the client is owed (answers queued, quick requests running): the reader's bound.
+  Backpressure backpressure;
+  Outbox outbox(
+      out_fd, [fd = wake_fd.get()] { wake(fd); }, &backpressure);
 
   int code = 0;
   {
-    Session session(
-        *lane, registry, outbox,
-        SessionOptions{.workspace = resolved, .max_workers = options.max_concurrent_requests});
+    Session session(*lane, registry, outbox,
+                    SessionOptions{.workspace = resolved,
+                                   .max_workers = options.max_concurrent_requests,
+                                   .backpressure = &backpressure});
     LineReader reader(options.input_fd, wake_fd.get());
     std::string line;
+    bool drain = false;
     for (bool reading = true; reading;) {
+      if (!backpressure.open()) {
+        // The client is not reading what it asked for: read nothing more until it does, so
+        // that what we hold for it stays bounded (its writes block in the pipe meanwhile).
+        log("the client is not reading its answers ({} KiB queued, {} requests running): "
+            "reading no more requests until it does",
+            backpressure.bytes() / 1024, backpressure.requests());
+        if (!backpressure.wait(wake_fd.get())) break;  // a signal, or stdout broke
+        log("the client reads again: reading requests");
+      }
       switch (reader.next(line)) {
         case LineReader::Event::line:
           session.handle_line(line);
@@ -128,7 +161,8 @@ int serve_stdio(const ServerOptions& options) {
           session.handle_too_long(LineReader::kDefaultMaxLine);
           break;
         case LineReader::Event::eof:
-          log("stdin closed: stopping");
+          log("stdin closed: answering what was read, then stopping");
+          drain = true;
           reading = false;
           break;
         case LineReader::Event::woken:
@@ -148,7 +182,13 @@ int serve_stdio(const ServerOptions& options) {
       log("stdout closed: stopping");
     }
 
-    ShutdownWatchdog watchdog(options.kill_grace + std::chrono::seconds(3), code ? code : 1);
+    ShutdownWatchdog watchdog(kDrainBudget + options.kill_grace + std::chrono::seconds(3),
+                              code ? code : 1);
+    if (drain) {
+      if (const std::size_t left = session.drain(kDrainBudget)) {
+        log("{} requests still running after {} ms: stopping them", left, kDrainBudget.count());
+      }
+    }
     session.shutdown();
     lane.reset();  // kills the jobs still running, within kill_grace
     outbox.close();
@@ -156,4 +196,5 @@ int serve_stdio(const ServerOptions& options) {
   return code;
 }
 
+}  // namespace
 }  // namespace meanwhile::mcp

@@ -15,14 +15,32 @@ constexpr const char* kInstructions =
     "shows what is new since your last read; background_wait blocks until a job finishes; "
     "background_kill ends a job and everything it started; background_input writes to a job's "
     "stdin. Finished jobs are also announced as log messages.";
+
+// Tools that block by design (up to their timeout, 600 s): they get the blocking pool, every
+// other tool returns at once and gets the quick one.
+bool blocks(const std::string& tool) {
+  return tool == "background_wait" || tool == "bash";
 }
+}  // namespace
 
 Session::Session(Lane& lane, const ToolRegistry& registry, Outbox& outbox, SessionOptions options)
     : lane_(lane),
       registry_(registry),
       outbox_(outbox),
       options_(std::move(options)),
-      pool_(options_.max_workers) {
+      blocking_pool_(WorkerPool::Options{.name = "blocking",
+                                         .max_threads = options_.max_workers,
+                                         .max_queued = options_.max_queued_blocking,
+                                         .queue_when_no_thread = false,
+                                         .start_thread = options_.start_thread}),
+      // Quick work may wait for a running thread: it ends within moments.
+      quick_pool_(WorkerPool::Options{.name = "quick",
+                                      .max_threads = options_.max_quick_workers,
+                                      .queue_when_no_thread = true,
+                                      .start_thread = options_.start_thread}) {
+  // One quick thread from the start, so that control calls still run when the process limit
+  // is later used up by jobs.
+  quick_pool_.prestart(1);
   events_thread_ = std::thread([this] { events_loop(); });
   // The observer runs on the lane thread: it only queues a copy, never blocks.
   lane_.set_observer([this](const JobInfo& job) {
@@ -41,10 +59,11 @@ void Session::shutdown() {
   if (stopping_.exchange(true)) return;
   {
     std::lock_guard lock(inflight_mu_);
-    for (auto& [key, cancel] : inflight_) cancel->store(true);
+    for (auto& [key, cancel] : inflight_) cancel->stop.store(true);
   }
   tasks_.wake_all(/*stop=*/true);
-  pool_.stop_and_join();
+  blocking_pool_.stop_and_join();
+  quick_pool_.stop_and_join();
   lane_.set_observer({});
   {
     std::lock_guard lock(events_mu_);
@@ -52,6 +71,12 @@ void Session::shutdown() {
     events_cv_.notify_one();
   }
   if (events_thread_.joinable()) events_thread_.join();
+}
+
+std::size_t Session::drain(std::chrono::milliseconds budget) {
+  std::unique_lock lock(inflight_mu_);
+  inflight_cv_.wait_for(lock, budget, [this] { return outstanding_ == 0; });
+  return outstanding_;
 }
 
 void Session::handle_too_long(std::size_t limit) {
@@ -86,10 +111,13 @@ void Session::handle_notification(const std::string& method, const json& params)
   if (method == "notifications/cancelled") {
     auto request_id = params.find("requestId");
     if (request_id == params.end()) return;
+    auto usable = jsonrpc::request_id(*request_id);  // 1.0 names the request 1
+    if (!usable) return;
     std::lock_guard lock(inflight_mu_);
-    auto it = inflight_.find(jsonrpc::id_key(*request_id));
+    auto it = inflight_.find(jsonrpc::id_key(*usable));
     if (it == inflight_.end()) return;  // finished already, or never existed: ignored (spec)
-    it->second->store(true);
+    it->second->cancelled.store(true);
+    it->second->stop.store(true);
     tasks_.wake_all();  // a tasks/result waiting on the table re-checks its flag
     return;
   }
@@ -106,11 +134,11 @@ void Session::handle_request(const json& id, const std::string& method, const js
   }
   if (method == "tools/list") return list_tools(id, params);
   if (method == "tools/call") {
-    return run_async(id,
+    return run_async(id, pool_of_tool_call(params),
                      [this, id, params](const Cancel& cancel) { call_tool(id, params, cancel); });
   }
   if (method == "tasks/result") {
-    return run_async(id,
+    return run_async(id, Pool::blocking,
                      [this, id, params](const Cancel& cancel) { task_result(id, params, cancel); });
   }
   if (method == "tasks/get") return get_task(id, params);
@@ -182,36 +210,81 @@ void Session::list_tools(const json& id, const json& params) {
   respond(id, json{{"tools", std::move(tools)}});
 }
 
-void Session::run_async(const json& id, std::function<void(const Cancel&)> work) {
-  auto cancel = std::make_shared<std::atomic<bool>>(false);
+Session::Pool Session::pool_of_tool_call(const json& params) const {
+  auto name = params.find("name");
+  if (name == params.end() || !name->is_string() || !blocks(name->get<std::string>())) {
+    return Pool::quick;
+  }
+  // A task-augmented call only starts a job (and only background_run supports it).
+  if (features_.tasks && params.contains("task")) return Pool::quick;
+  return Pool::blocking;
+}
+
+void Session::run_async(const json& id, Pool pool, std::function<void(const Cancel&)> work) {
+  auto cancel = std::make_shared<Request>();
   const std::string key = jsonrpc::id_key(id);
   {
     // A client may reuse an id as soon as it has the response, possibly before the worker
     // below has unregistered it: the newest request owns the id.
     std::lock_guard lock(inflight_mu_);
     inflight_[key] = cancel;
+    ++outstanding_;
   }
-  auto unregister = [this, key, cancel] {
-    std::lock_guard lock(inflight_mu_);
-    auto it = inflight_.find(key);
-    if (it != inflight_.end() && it->second == cancel) inflight_.erase(it);
+  Backpressure* counted = pool == Pool::quick ? options_.backpressure : nullptr;
+  if (counted) counted->add_request();
+  auto unregister = [this, key, cancel, counted] {
+    {
+      std::lock_guard lock(inflight_mu_);
+      auto it = inflight_.find(key);
+      if (it != inflight_.end() && it->second == cancel) inflight_.erase(it);
+      --outstanding_;
+    }
+    inflight_cv_.notify_all();
+    if (counted) counted->remove_request();
   };
-  const bool posted = pool_.post([this, cancel, unregister, work = std::move(work)] {
-    // Cancelled while it waited for a worker, or the server is stopping: never started.
-    if (!stopping_ && !cancel->load()) work(cancel);
+  WorkerPool& workers = pool == Pool::quick ? quick_pool_ : blocking_pool_;
+  const WorkerPool::Posted posted = workers.post([this, id, cancel, unregister, work] {
+    if (stopping_) {
+      // Read before the client went away, never started: still answered.
+      respond_error(id, jsonrpc::kServerError,
+                    "Server stopping: the request was not started (the connection is closing)",
+                    cancel);
+    } else if (!cancel->cancelled.load()) {
+      work(cancel);
+    }
     unregister();
   });
-  if (!posted) unregister();
+  if (posted) return;
+  switch (posted.status) {
+    case WorkerPool::Status::no_thread:
+      respond_error(id, jsonrpc::kServerError,
+                    fmt::format("Server busy: cannot start a thread for this request ({}): the "
+                                "process limit (ulimit -u) is probably used up by running jobs; "
+                                "retry once some have ended (check_background lists them, "
+                                "background_kill ends one)",
+                                posted.error));
+      break;
+    case WorkerPool::Status::queue_full:
+      respond_error(
+          id, jsonrpc::kServerError,
+          fmt::format("Server busy: {}; retry later, or cancel some of them", posted.error));
+      break;
+    case WorkerPool::Status::stopped:
+    case WorkerPool::Status::accepted:
+      respond_error(id, jsonrpc::kServerError, "Server stopping: the request was not started");
+      break;
+  }
+  unregister();
 }
 
 void Session::respond(const json& id, json result, const Cancel& cancel) {
   // The spec: a cancelled request gets no response.
-  if (cancel && cancel->load()) return;
+  if (cancel && cancel->cancelled.load()) return;
   outbox_.send(jsonrpc::make_result(id, std::move(result)));
 }
 
 void Session::respond_error(const json& id, int code, std::string message, const Cancel& cancel) {
-  if (cancel && cancel->load()) return;
+  if (cancel && cancel->cancelled.load()) return;
   outbox_.send(jsonrpc::make_error(id, code, std::move(message)));
 }
 
@@ -251,7 +324,7 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
   }
 
   ToolContext context{
-      .lane = lane_, .workspace = options_.workspace, .cancel = cancel.get(), .progress = {}};
+      .lane = lane_, .workspace = options_.workspace, .cancel = &cancel->stop, .progress = {}};
   auto meta = params.find("_meta");
   if (meta != params.end() && meta->is_object() && meta->contains("progressToken")) {
     const json token = (*meta)["progressToken"];
@@ -260,7 +333,7 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
       last->second = -1;
       context.progress = [this, token, cancel, last](double progress, double total,
                                                      const std::string& message) {
-        if (cancel->load()) return;
+        if (cancel->stop.load()) return;
         {
           // The spec: progress MUST increase with each notification.
           std::lock_guard lock(last->first);
@@ -277,7 +350,7 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
   }
 
   ToolResult result = registry_.call(*name, arguments, context);
-  if (cancel->load()) {
+  if (cancel->cancelled.load()) {
     log("tools/call {} ({}) cancelled by the client: no response sent", id.dump(), *name);
     return;
   }

@@ -1,10 +1,13 @@
 // One MCP session over one connection: the lifecycle (initialize), the methods, concurrency and
 // cancellation of requests, tasks, and the notifications fed by the lane's observer.
 //
-// Threads: handle_line() runs on the reader thread and answers quick methods itself; requests
-// that may block (tools/call, tasks/result) go to a WorkerPool. The lane's observer only queues
-// job updates; an events thread turns them into notifications/tasks/status and, for finished
-// jobs, notifications/message. Every message leaves through the Outbox.
+// Threads: handle_line() runs on the reader thread and answers the protocol's own methods itself.
+// Tool calls go to one of two pools: calls that block by design (background_wait, bash,
+// tasks/result) to the blocking pool, every other tool to the quick pool, so a control call
+// (check_background, background_kill) is answered at once however many waits are in flight.
+// The lane's observer only queues job updates; an events thread turns them into
+// notifications/tasks/status and, for finished jobs, notifications/message. Every message
+// leaves through the Outbox.
 #pragma once
 
 #include <atomic>
@@ -20,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mcp/backpressure.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/protocol.h"
 #include "mcp/stdio_transport.h"
@@ -31,8 +35,13 @@
 namespace meanwhile::mcp {
 
 struct SessionOptions {
-  std::string workspace;  // absolute, symlinks resolved (ToolContext::workspace)
-  std::size_t max_workers = 16;
+  std::string workspace;                 // absolute, symlinks resolved (ToolContext::workspace)
+  std::size_t max_workers = 16;          // blocking requests running at once
+  std::size_t max_queued_blocking = 64;  // blocking requests waiting for one; then "busy"
+  std::size_t max_quick_workers = 4;
+  // Counts the quick requests read but not answered (the reader's bound); may be null.
+  Backpressure* backpressure = nullptr;
+  WorkerPool::ThreadStarter start_thread = {};   // empty: std::thread (tests inject failures)
   std::chrono::milliseconds poll_interval{500};  // suggested to task pollers
   std::size_t tasks_page_size = 50;
 };
@@ -47,18 +56,31 @@ class Session {
   void handle_line(std::string_view line);
   // The reader refused a line longer than its limit.
   void handle_too_long(std::size_t limit);
-  // Cancels requests in flight, waits for the workers, stops the events thread and detaches
-  // from the lane. The lane itself (and its jobs) is the caller's to end.
+  // Waits until every request read so far has been answered, at most `budget`: the client
+  // closed its input after its last request (`printf ... | meanwhile mcp`). Returns how many
+  // are still in flight.
+  std::size_t drain(std::chrono::milliseconds budget);
+  // Stops the requests in flight (a background_wait returns what it has, and is answered),
+  // answers those not started with an error, waits for the workers, stops the events thread
+  // and detaches from the lane. The lane itself (and its jobs) is the caller's to end.
   void shutdown();
 
  private:
   using json = nlohmann::json;
-  using Cancel = std::shared_ptr<std::atomic<bool>>;
+  // One request in flight. `stop` asks the work to return early (the tool's cancel flag);
+  // `cancelled` (by notifications/cancelled) also suppresses its response, as the spec asks.
+  struct Request {
+    std::atomic<bool> stop{false};
+    std::atomic<bool> cancelled{false};
+  };
+  using Cancel = std::shared_ptr<Request>;
+  enum class Pool { quick, blocking };
 
   void handle_request(const json& id, const std::string& method, const json& params);
   void handle_notification(const std::string& method, const json& params);
-  // Runs `work` on the pool, registered as in flight so notifications/cancelled can reach it.
-  void run_async(const json& id, std::function<void(const Cancel&)> work);
+  // Runs `work` on a pool, registered as in flight so notifications/cancelled can reach it.
+  void run_async(const json& id, Pool pool, std::function<void(const Cancel&)> work);
+  Pool pool_of_tool_call(const json& params) const;
 
   void respond(const json& id, json result, const Cancel& cancel = nullptr);
   void respond_error(const json& id, int code, std::string message, const Cancel& cancel = nullptr);
@@ -93,7 +115,9 @@ class Session {
 
   std::atomic<bool> stopping_{false};
   std::mutex inflight_mu_;
+  std::condition_variable inflight_cv_;     // outstanding_ went down
   std::map<std::string, Cancel> inflight_;  // by jsonrpc::id_key
+  std::size_t outstanding_ = 0;             // requests posted and not finished (ids may repeat)
 
   TaskTable tasks_;
 
@@ -103,7 +127,9 @@ class Session {
   bool events_stop_ = false;
   std::thread events_thread_;
 
-  WorkerPool pool_;  // last: its threads use everything above
+  // Last: their threads use everything above.
+  WorkerPool blocking_pool_;
+  WorkerPool quick_pool_;
 };
 
 }  // namespace meanwhile::mcp

@@ -73,12 +73,16 @@ void Session::task_result(const json& id, const json& params, const Cancel& canc
   if (!task_id) return respond_error(id, jsonrpc::kInvalidParams, task_id.error(), cancel);
   // Blocks until the job is terminal: the spec's tasks/result. The observer wakes it; the
   // periodic look at the lane only guards against a missed update.
-  auto task = tasks_.wait_job_ended(*task_id, cancel.get(), kResultRecheck);
+  auto task = tasks_.wait_job_ended(*task_id, &cancel->stop, kResultRecheck);
   while (task && !task->ended_job) {
     if (auto job = lane_.get(*task_id); job.ok()) tasks_.apply(*job);
-    task = tasks_.wait_job_ended(*task_id, cancel.get(), kResultRecheck);
+    task = tasks_.wait_job_ended(*task_id, &cancel->stop, kResultRecheck);
   }
-  if (!task) return respond_error(id, jsonrpc::kInvalidParams, task.error(), cancel);
+  if (!task) {
+    // Stopped by the server's shutdown rather than by a bad taskId.
+    const int code = stopping_ ? jsonrpc::kServerError : jsonrpc::kInvalidParams;
+    return respond_error(id, code, task.error(), cancel);
+  }
   json result = task->result;
   if (result.is_null()) {
     result = finished_job_result(*task->ended_job);

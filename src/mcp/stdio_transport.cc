@@ -100,8 +100,11 @@ LineReader::Event LineReader::next(std::string& line) {
   }
 }
 
-Outbox::Outbox(int fd, std::function<void()> on_broken)
-    : fd_(fd), on_broken_(std::move(on_broken)), writer_([this] { run(); }) {}
+Outbox::Outbox(int fd, std::function<void()> on_broken, Backpressure* backpressure)
+    : fd_(fd),
+      on_broken_(std::move(on_broken)),
+      backpressure_(backpressure),
+      writer_([this] { run(); }) {}
 
 Outbox::~Outbox() {
   close();
@@ -117,6 +120,7 @@ void Outbox::send(const nlohmann::json& message, bool droppable) {
     return;
   }
   backlog_bytes_ += line.size();
+  if (backpressure_) backpressure_->add_bytes(line.size());
   queue_.push_back(std::move(line));
   cv_.notify_one();
 }
@@ -159,9 +163,11 @@ void Outbox::run() {
 
     lock.lock();
     backlog_bytes_ -= line.size();
+    if (backpressure_) backpressure_->remove_bytes(line.size());
     if (failed) {
       broken_ = true;
       queue_.clear();
+      if (backpressure_) backpressure_->remove_bytes(backlog_bytes_);
       backlog_bytes_ = 0;
       lock.unlock();
       if (on_broken_) on_broken_();

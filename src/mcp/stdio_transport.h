@@ -3,7 +3,8 @@
 // LineReader never holds more than one line (at most max_line bytes) in memory: a longer line is
 // reported once as too_long and the rest of it is discarded up to its newline.
 // Outbox serializes every outgoing message through one writer thread, so a slow client blocks
-// neither the request handlers nor the lane thread, and lines never interleave.
+// neither the request handlers nor the lane thread, and lines never interleave. What it holds is
+// counted in a Backpressure, which stops the reader while a client does not read its answers.
 #pragma once
 
 #include <condition_variable>
@@ -15,6 +16,8 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include "mcp/backpressure.h"
 
 namespace meanwhile::mcp {
 
@@ -49,11 +52,13 @@ class LineReader {
 
 class Outbox {
  public:
-  // Pending notifications beyond this many bytes are dropped (responses never are).
-  static constexpr std::size_t kMaxBacklogBytes = 64 * 1024 * 1024;
+  // Pending notifications beyond this many bytes are dropped (responses never are: they are
+  // bounded by the reader stopping, see Backpressure).
+  static constexpr std::size_t kMaxBacklogBytes = 16 * 1024 * 1024;
 
-  // `on_broken` runs once (on the writer thread) when a write fails, e.g. EPIPE.
-  Outbox(int fd, std::function<void()> on_broken);
+  // `on_broken` runs once (on the writer thread) when a write fails, e.g. EPIPE. Queued bytes
+  // are counted in `backpressure` when given (it must outlive the Outbox).
+  Outbox(int fd, std::function<void()> on_broken, Backpressure* backpressure = nullptr);
   ~Outbox();  // close()
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
@@ -70,6 +75,7 @@ class Outbox {
 
   int fd_;
   std::function<void()> on_broken_;
+  Backpressure* backpressure_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;

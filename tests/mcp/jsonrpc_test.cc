@@ -71,6 +71,61 @@ TEST(JsonRpc, IntegralFloatIdsBecomeIntegers) {
             Incoming::Kind::invalid);
 }
 
+// Issue 9, item 1: a tree 100,000 levels deep overflowed the stack when copied or dumped.
+TEST(JsonRpc, RefusesDeepNestingAsAnInvalidRequest) {
+  const std::string deep = R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":)"
+                           R"("check_background","arguments":{"x":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}}}";
+  Incoming in = jsonrpc::parse_line(deep);
+  ASSERT_EQ(in.kind, Incoming::Kind::invalid);
+  EXPECT_EQ(in.error_code, jsonrpc::kInvalidRequest);
+  EXPECT_NE(in.error_message.find("nested deeper than 64 levels"), std::string::npos)
+      << in.error_message;
+  EXPECT_TRUE(in.id.is_null());  // the id is not read out of a refused line
+
+  // Arguments nested within the bound still arrive whole.
+  const std::string ok = R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"x":)" +
+                         std::string(60, '[') + std::string(60, ']') + "}}";
+  Incoming fine = jsonrpc::parse_line(ok);
+  ASSERT_EQ(fine.kind, Incoming::Kind::request) << fine.error_message;
+  EXPECT_TRUE(fine.params["x"].is_array());
+}
+
+// Issue 9, item 15: ids past 64 bits came back as -9223372036854775808, so two of them collided
+// in the table of requests in flight.
+TEST(JsonRpc, IdsComeBackExactlyOrAreRefused) {
+  for (const char* id : {"18446744073709551615", "9223372036854775808", "-9223372036854775808",
+                         "9007199254740993", "0"}) {
+    Incoming in =
+        jsonrpc::parse_line(std::string(R"({"jsonrpc":"2.0","method":"ping","id":)") + id + "}");
+    ASSERT_EQ(in.kind, Incoming::Kind::request) << id;
+    EXPECT_EQ(jsonrpc::serialize(jsonrpc::make_result(in.id, json::object())),
+              std::string(R"({"id":)") + id + R"(,"jsonrpc":"2.0","result":{}})");
+  }
+  EXPECT_NE(
+      jsonrpc::id_key(
+          jsonrpc::parse_line(R"({"jsonrpc":"2.0","method":"ping","id":18446744073709551615})").id),
+      jsonrpc::id_key(
+          jsonrpc::parse_line(R"({"jsonrpc":"2.0","method":"ping","id":18446744073709551614})")
+              .id));
+
+  // Past 64 bits (a double after parsing), or an integral float past 2^53: refused, not rounded.
+  for (const char* id : {"18446744073709551616", "18446744073709551617", "-9223372036854775809",
+                         "1e30", "9007199254740993.0"}) {
+    Incoming in =
+        jsonrpc::parse_line(std::string(R"({"jsonrpc":"2.0","method":"ping","id":)") + id + "}");
+    EXPECT_EQ(in.kind, Incoming::Kind::invalid) << id;
+    EXPECT_EQ(in.error_code, jsonrpc::kInvalidRequest) << id;
+    EXPECT_TRUE(in.id.is_null()) << id;
+    EXPECT_NE(in.error_message.find("64 bits"), std::string::npos) << in.error_message;
+  }
+  // The same rule for what notifications/cancelled names.
+  ASSERT_TRUE(jsonrpc::request_id(json(2.0)));
+  EXPECT_TRUE(jsonrpc::request_id(json(2.0))->is_number_integer());
+  EXPECT_FALSE(jsonrpc::request_id(json(1.8446744073709552e19)));
+  EXPECT_FALSE(jsonrpc::request_id(json(nullptr)));
+}
+
 TEST(JsonRpc, IdKeysTellStringsFromNumbers) {
   EXPECT_NE(jsonrpc::id_key(json("1")), jsonrpc::id_key(json(1)));
   EXPECT_EQ(jsonrpc::id_key(json("abc")), jsonrpc::id_key(json("abc")));
