@@ -143,15 +143,17 @@ int serve(const ServerOptions& options) {
     LineReader reader(options.input_fd, wake_fd.get());
     std::string line;
     bool drain = false;
+    LogEvery pause_log(std::chrono::seconds(10));
     for (bool reading = true; reading;) {
       if (!backpressure.open()) {
         // The client is not reading what it asked for: read nothing more until it does, so
         // that what we hold for it stays bounded (its writes block in the pipe meanwhile).
-        log("the client is not reading its answers ({} KiB queued, {} requests running): "
-            "reading no more requests until it does",
-            backpressure.bytes() / 1024, backpressure.requests());
+        if (pause_log.due()) {
+          log("the client is not reading its answers ({} KiB queued, {} requests running): "
+              "reading no more requests until it does",
+              backpressure.bytes() / 1024, backpressure.requests());
+        }
         if (!backpressure.wait(wake_fd.get())) break;  // a signal, or stdout broke
-        log("the client reads again: reading requests");
       }
       switch (reader.next(line)) {
         case LineReader::Event::line:

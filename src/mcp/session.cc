@@ -243,17 +243,18 @@ void Session::run_async(const json& id, Pool pool, std::function<void(const Canc
     if (counted) counted->remove_request();
   };
   WorkerPool& workers = pool == Pool::quick ? quick_pool_ : blocking_pool_;
-  const WorkerPool::Posted posted = workers.post([this, id, cancel, unregister, work] {
-    if (stopping_) {
-      // Read before the client went away, never started: still answered.
-      respond_error(id, jsonrpc::kServerError,
-                    "Server stopping: the request was not started (the connection is closing)",
-                    cancel);
-    } else if (!cancel->cancelled.load()) {
-      work(cancel);
-    }
-    unregister();
-  });
+  const WorkerPool::Posted posted =
+      workers.post([this, id, cancel, unregister, work = std::move(work)] {
+        if (stopping_) {
+          // Read before the client went away, never started: still answered.
+          respond_error(id, jsonrpc::kServerError,
+                        "Server stopping: the request was not started (the connection is closing)",
+                        cancel);
+        } else if (!cancel->cancelled.load()) {
+          work(cancel);
+        }
+        unregister();
+      });
   if (posted) return;
   switch (posted.status) {
     case WorkerPool::Status::no_thread:

@@ -25,12 +25,12 @@ std::string WorkerPool::start_locked() {
   try {
     auto body = [this] { run(); };
     threads_.push_back(options_.start_thread ? options_.start_thread(body) : std::thread(body));
-    if (start_failed_) log("{} threads start again", options_.name);
     start_failed_ = false;
     return {};
   } catch (const std::exception& e) {
     std::string error = e.what();
-    if (!start_failed_) {
+    if (!start_failed_ && start_failed_log_.due()) {
+      // Logged under the lock: rare, and stderr is not the client's pipe to block on.
       log("cannot start a {} thread ({}; {} running): is the process limit (ulimit -u) used up "
           "by jobs?",
           options_.name, error, threads_.size());
@@ -49,7 +49,7 @@ bool WorkerPool::prestart(std::size_t count) {
 }
 
 WorkerPool::Posted WorkerPool::post(std::function<void()> work) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (stopping_) return {Status::stopped, "the server is stopping"};
   const bool needs_thread = idle_ <= queue_.size();  // no idle thread is left for this work
   if (needs_thread && threads_.size() < options_.max_threads) {
@@ -65,11 +65,13 @@ WorkerPool::Posted WorkerPool::post(std::function<void()> work) {
   queue_.push_back(std::move(work));
   cv_.notify_one();
   const bool saturated = idle_ < queue_.size() && threads_.size() == options_.max_threads;
-  if (saturated && !saturated_) {
+  const bool report = saturated && !saturated_ && saturated_log_.due();
+  saturated_ = saturated;
+  lock.unlock();
+  if (report) {
     log("{} {} requests are running: more wait for a free thread", options_.max_threads,
         options_.name);
   }
-  saturated_ = saturated;
   return {};
 }
 

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "mcp/log.h"
+
 namespace meanwhile::mcp {
 
 class WorkerPool {
@@ -66,8 +68,10 @@ class WorkerPool {
   std::deque<std::function<void()>> queue_;
   std::vector<std::thread> threads_;
   std::size_t idle_ = 0;
-  bool saturated_ = false;     // logged once per stretch of saturation
-  bool start_failed_ = false;  // logged once per stretch of failures
+  bool saturated_ = false;  // a stretch of saturation, logged at its start (rate-limited)
+  LogEvery saturated_log_{std::chrono::seconds(10)};
+  bool start_failed_ = false;  // a stretch of failures to start a thread, logged at its start
+  LogEvery start_failed_log_{std::chrono::seconds(10)};
   bool stopping_ = false;
 };
 

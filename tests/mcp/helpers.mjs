@@ -92,33 +92,76 @@ export async function connect(workspace, extraArgs = []) {
   return session;
 }
 
-// A connection that speaks raw lines, for what the SDK would never send.
-export function spawnRaw(workspace) {
-  const child = spawn(BIN, ['mcp'], { cwd: workspace, stdio: ['pipe', 'pipe', 'pipe'] });
-  const raw = { child, received: [], notStdoutProtocol: [], stderr: '', waiters: [] };
+// A connection that speaks raw lines, for what the SDK would never send. Options: `spawn`
+// (extra child_process options, e.g. uid), `wrap` (a command line the server runs under, e.g.
+// ['prlimit', '--nproc=8:8', '--']), `keepLines` (raw.lines keeps every stdout line as
+// text, for what JSON.parse cannot show exactly, such as ids past 2^53). raw.stopReading() and
+// raw.resume() make a client that does not read, then reads again.
+export function spawnRaw(workspace, { spawn: spawnOptions = {}, wrap = [], keepLines = false } = {}) {
+  const argv = [...wrap, BIN, 'mcp'];
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: workspace,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...spawnOptions,
+  });
+  const raw = { child, received: [], lines: [], notStdoutProtocol: [], stderr: '', waiters: [] };
   let buffer = '';
+  const wakeAll = () => {
+    for (const wake of raw.waiters.splice(0)) wake();
+  };
   child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk) => {
+  const onData = (chunk) => {
     buffer += chunk;
     let newline;
     while ((newline = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + 1);
+      if (keepLines) raw.lines.push(line);
       try {
         raw.received.push(JSON.parse(line));
       } catch {
         raw.notStdoutProtocol.push(line);  // anything but JSON on stdout is a bug
       }
     }
-    for (const wake of raw.waiters.splice(0)) wake();
-  });
+    wakeAll();
+  };
+  child.stdout.on('data', onData);
+  child.stdout.on('end', wakeAll);
+  raw.stopReading = () => {
+    child.stdout.off('data', onData);
+    child.stdout.pause();
+  };
+  raw.resume = () => {
+    child.stdout.on('data', onData);
+    child.stdout.resume();
+  };
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
     raw.stderr += chunk;
+    wakeAll();
   });
+  // Waits (on the stream, not a timer) until stderr matches `pattern`.
+  raw.stderrMatching = async (pattern, what, timeoutMs = 10000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(raw.stderr)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} on stderr within ${timeoutMs} ms: ${raw.stderr}`);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        raw.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  };
   child.stdin.on('error', () => {});  // EPIPE after the server exits is expected in some tests
   raw.exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+    child.on('exit', (code, signal) => {
+      raw.exit = { code, signal, at: Date.now() };
+      resolve(raw.exit);
+      wakeAll();  // a waiter for a response learns that none will come
+    });
   });
   raw.writeLine = (text) =>
     new Promise((resolve) => {
@@ -138,10 +181,11 @@ export function spawnRaw(workspace) {
       const index = raw.received.findIndex(predicate);
       if (index >= 0) return raw.received.splice(index, 1)[0];
       const left = deadline - Date.now();
-      if (left <= 0) {
+      if (left <= 0 || (raw.exit && raw.child.stdout.readableEnded)) {
+        const why = raw.exit ? `the server exited (${JSON.stringify(raw.exit)})` : `within ${timeoutMs} ms`;
         throw new Error(
-          `no ${what} within ${timeoutMs} ms; received ${JSON.stringify(raw.received)}; ` +
-            `stderr: ${raw.stderr}`,
+          `no ${what}: ${why}; received ${JSON.stringify(raw.received).slice(0, 2000)}; ` +
+            `stderr: ${raw.stderr.slice(-2000)}`,
         );
       }
       await new Promise((resolve) => {
