@@ -87,6 +87,7 @@ class Session {
 
   void initialize(const json& id, const json& params);
   void list_tools(const json& id, const json& params);
+  // Tools (session_tools.cc).
   void call_tool(const json& id, const json& params, const Cancel& cancel);
   void call_tool_as_task(const json& id, const std::string& name, const json& arguments,
                          const json& task, const Cancel& cancel);
