@@ -43,6 +43,7 @@ void Backpressure::room_made() {
 bool Backpressure::wait(int wake_fd) {
   // A counter that falls below its bound after open() was checked writes room_fd_, so the poll
   // below cannot miss it; a stale wake-up only costs one more look.
+  if (!room_fd_) return true;  // no eventfd (at startup): no backpressure rather than a hang
   while (!open()) {
     pollfd fds[2] = {{room_fd_.get(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
     const nfds_t count = wake_fd >= 0 ? 2 : 1;

@@ -31,21 +31,27 @@ namespace {
 // promised an exit within seconds. Job leaders die with us (PR_SET_PDEATHSIG in the lane).
 class ShutdownWatchdog {
  public:
-  ShutdownWatchdog(std::chrono::milliseconds limit, int code)
-      : thread_([this, limit, code] {
-          std::unique_lock lock(mu_);
-          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-            log("shutdown took longer than {} ms: exiting now", limit.count());
-            std::_Exit(code);
-          }
-        }) {}
+  ShutdownWatchdog(std::chrono::milliseconds limit, int code) {
+    try {
+      thread_ = std::thread([this, limit, code] {
+        std::unique_lock lock(mu_);
+        if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+          log("shutdown took longer than {} ms: exiting now", limit.count());
+          std::_Exit(code);
+        }
+      });
+    } catch (const std::system_error& e) {
+      // The process limit may be what ends us: shut down unguarded rather than not at all.
+      log("no shutdown watchdog ({}): shutting down without one", e.what());
+    }
+  }
   ~ShutdownWatchdog() {
     {
       std::lock_guard lock(mu_);
       done_ = true;
     }
     cv_.notify_one();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
  private:
