@@ -69,7 +69,9 @@ void check_probe_run(const TempDir& dir, const FakeServer& server, const RunResu
   EXPECT_NE(sent.find("GITHUB_TOKEN=" + kGithub), std::string::npos);
   // As root the host's block is readable (DUMPABLE does not stop root): the read must have
   // worked, and found the variables' names with their values scrubbed.
-  if (expect_readable) EXPECT_NE(sent.find("ANTHROPIC_BASE_URL=http"), std::string::npos);
+  if (expect_readable) {
+    EXPECT_NE(sent.find("ANTHROPIC_BASE_URL=http"), std::string::npos);
+  }
 }
 
 TEST(E2eSecrets, NoJobReadsTheKeyFromAnyEnvironmentAsRoot) {
