@@ -55,13 +55,16 @@ class ToolRegistry {
   const ToolDef* find(const std::string& name) const;
   const std::vector<ToolDef>& tools() const { return tools_; }
 
-  // Validates args against the tool's input schema, then runs it. Never throws.
+  // Validates args against the tool's input schema, then runs it. Never throws. The result has
+  // every secret (base/secrets.h) redacted.
   ToolResult call(const std::string& name, const nlohmann::json& args, ToolContext& ctx) const;
 
   // Largest serialized argument object accepted (bytes).
   static constexpr std::size_t kMaxArgumentBytes = 4 * 1024 * 1024;
 
  private:
+  ToolResult call_checked(const std::string& name, const nlohmann::json& args,
+                          ToolContext& ctx) const;
   std::vector<ToolDef> tools_;
 };
 

@@ -1,9 +1,16 @@
 #include "agent/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <cstring>
+
+#include "base/secrets.h"
+#include "runtime/unique_fd.h"
 
 namespace meanwhile::agent {
 namespace {
@@ -57,10 +64,34 @@ std::string lookup(const EnvLookup& env, const EnvMap& dotenv, const std::string
   return {};
 }
 
+bool from_environment(const EnvLookup& env, const std::string& key) {
+  auto v = env(key);
+  return v && !v->empty();
+}
+
+bool from_dotenv_only(const EnvLookup& env, const EnvMap& dotenv, const std::string& key) {
+  auto it = dotenv.find(key);
+  return !from_environment(env, key) && it != dotenv.end() && !it->second.empty();
+}
+
+std::string key_variable(std::string_view kind) {
+  return kind == "openai" ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
+}
+
+std::string distrust_warning(const std::string& var, const std::string& key_var) {
+  return ".env sets " + var + ", ignored: your " + key_var +
+         " comes from the environment and a repository's .env must not choose where it is sent."
+         " Set " +
+         var + " in the environment, or " + std::string(kTrustDotEnvVariable) +
+         "=1 to trust this .env";
+}
+
 }  // namespace
 
 EnvLookup process_env() {
   return [](const std::string& key) -> std::optional<std::string> {
+    // main() took the keys out of the environment (jobs must not read them): ask for the copy.
+    if (auto withheld = secrets::withheld_value(key)) return withheld;
     const char* v = std::getenv(key.c_str());
     if (!v) return std::nullopt;
     return std::string(v);
@@ -96,11 +127,44 @@ DotEnv parse_dotenv(std::string_view text) {
 }
 
 DotEnv load_dotenv(const std::string& workspace) {
-  std::ifstream in(workspace + "/.env", std::ios::binary);
-  if (!in) return {};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_dotenv(text.str());
+  const std::string path = workspace + "/.env";
+  // O_NOFOLLOW: a symlink (to /dev/zero, to another user's file) is refused; O_NONBLOCK: opening
+  // a FIFO does not wait for a writer.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  DotEnv refused;
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) return {};
+    refused.warnings.push_back(errno == ELOOP
+                                   ? "is a symbolic link: not read (only a regular file is)"
+                                   : std::string("cannot be read: ") + std::strerror(errno));
+    return refused;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    refused.warnings.push_back("is not a regular file: not read");
+    return refused;
+  }
+  if (st.st_size > static_cast<off_t>(kMaxDotEnvBytes)) {
+    refused.warnings.push_back("is larger than 64 KiB: not read");
+    return refused;
+  }
+  std::string text;
+  char buf[8192];
+  while (text.size() <= kMaxDotEnvBytes) {  // the file may grow after fstat: stop past the cap
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      refused.warnings.push_back(std::string("cannot be read: ") + std::strerror(errno));
+      return refused;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  if (text.size() > kMaxDotEnvBytes) {
+    refused.warnings.push_back("is larger than 64 KiB: not read");
+    return refused;
+  }
+  return parse_dotenv(text);
 }
 
 std::string default_model(std::string_view provider_kind) {
@@ -110,11 +174,24 @@ std::string default_model(std::string_view provider_kind) {
 }
 
 Result<llm::ProviderConfig> resolve_provider_config(const CliChoices& cli, const EnvLookup& env,
-                                                    const EnvMap& dotenv) {
+                                                    const EnvMap& dotenv,
+                                                    std::vector<std::string>* warnings) {
   llm::ProviderConfig config;
+  const bool trust_dotenv = env(std::string(kTrustDotEnvVariable)).value_or("") == "1";
+  auto ignore = [&](const std::string& var, const std::string& key_var) {
+    if (warnings) warnings->push_back(distrust_warning(var, key_var));
+  };
   std::string kind = cli.provider;
   if (kind.empty() && !cli.script_path.empty()) kind = "script";
-  if (kind.empty()) kind = lookup(env, dotenv, "LLM_PROVIDER");
+  if (kind.empty()) {
+    kind = lookup(env, dotenv, "LLM_PROVIDER");
+    // The provider decides which key is sent where: .env may not pick it for a key of the user's.
+    if (!trust_dotenv && from_dotenv_only(env, dotenv, "LLM_PROVIDER") &&
+        from_environment(env, key_variable(kind))) {
+      ignore("LLM_PROVIDER", key_variable(kind));
+      kind.clear();
+    }
+  }
   if (kind.empty()) kind = "anthropic";
   if (kind != "anthropic" && kind != "openai" && kind != "script") {
     return make_error("unknown provider '" + kind + "': use anthropic, openai or script");
@@ -130,9 +207,14 @@ Result<llm::ProviderConfig> resolve_provider_config(const CliChoices& cli, const
   }
   if (!cli.script_path.empty()) return make_error("--script only works with --provider script");
   const bool openai = kind == "openai";
-  const std::string key_var = openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
+  const std::string key_var = key_variable(kind);
+  const std::string url_var = openai ? "OPENAI_BASE_URL" : "ANTHROPIC_BASE_URL";
   config.api_key = lookup(env, dotenv, key_var);
-  config.base_url = lookup(env, dotenv, openai ? "OPENAI_BASE_URL" : "ANTHROPIC_BASE_URL");
+  config.base_url = lookup(env, dotenv, url_var);
+  if (!trust_dotenv && from_environment(env, key_var) && from_dotenv_only(env, dotenv, url_var)) {
+    ignore(url_var, key_var);
+    config.base_url.clear();
+  }
   if (config.api_key.empty()) {
     return make_error("no API key: set " + key_var +
                       " in the environment or in .env in the workspace"

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "agent/tools_internal.h"
+#include "base/secrets.h"
 
 namespace meanwhile {
 namespace {
@@ -116,7 +117,8 @@ std::string format_note(const Note& note) {
   }
   if (!job.log_path.empty()) text += "log: " + job.log_path + "\n";
   text.pop_back();  // no trailing newline: callers join notes themselves
-  return text;
+  // A job's output can hold a withheld key; the note goes to the model.
+  return secrets::contains_secret(text) ? secrets::redact(text) : text;
 }
 
 std::string format_job_line(const JobInfo& job) {

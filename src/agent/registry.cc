@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "agent/tools_internal.h"
+#include "base/json_parse.h"
+#include "base/secrets.h"
 #include "meanwhile/tools.h"
 
 namespace meanwhile {
@@ -121,7 +123,30 @@ const ToolDef* ToolRegistry::find(const std::string& name) const {
   return nullptr;
 }
 
+namespace {
+
+// A job can print a withheld key (read from a file, say): no tool result carries it out, to the
+// model or to an MCP client.
+ToolResult redacted(ToolResult result) {
+  if (secrets::contains_secret(result.text)) result.text = secrets::redact(result.text);
+  if (!result.structured.is_null()) {
+    std::string dumped = result.structured.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (secrets::contains_secret(dumped)) {
+      JsonParse parsed = parse_json(secrets::redact(dumped));
+      result.structured = parsed.ok() ? std::move(parsed.value) : json();
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
 ToolResult ToolRegistry::call(const std::string& name, const json& args, ToolContext& ctx) const {
+  return redacted(call_checked(name, args, ctx));
+}
+
+ToolResult ToolRegistry::call_checked(const std::string& name, const json& args,
+                                      ToolContext& ctx) const {
   try {
     const ToolDef* def = find(name);
     if (def == nullptr) {
@@ -135,6 +160,11 @@ ToolResult ToolRegistry::call(const std::string& name, const json& args, ToolCon
     if (!input.is_object())
       return error_result(fmt::format("{}: arguments must be a JSON object, got {}", name,
                                       describe_json_value(input)));
+    // The provider could not turn the model's arguments into an object (not JSON, or nested
+    // too deep): say why rather than "unexpected property _invalid_arguments".
+    if (auto bad = input.find("_invalid_arguments");
+        bad != input.end() && bad->is_string() && input.size() == 1)
+      return error_result(name + ": invalid arguments: " + one_line(bad->get<std::string>(), 300));
     if (std::size_t size = serialized(input).size(); size > kMaxArgumentBytes)
       return error_result(name + ": " + too_large_message(input, size));
     normalise_task_ids(input);

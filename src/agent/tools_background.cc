@@ -25,7 +25,7 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   if (!cwd) return error_result(cwd.error());
   spec.cwd = *cwd;
   if (auto t = args.find("timeout"); t != args.end() && t->is_number())
-    spec.timeout = std::chrono::milliseconds(static_cast<long long>(t->get<double>() * 1000));
+    spec.timeout = saturating_ms(t->get<double>());
   spec.label = string_arg(args, "label");
   spec.stdin_mode = string_arg(args, "stdin", "null") == "pipe" ? StdinMode::pipe : StdinMode::null;
   spec.watch = string_arg(args, "watch");
@@ -204,8 +204,10 @@ std::vector<ToolDef> background_tools() {
         {"timeout",
          {{"type", "number"},
           {"minimum", 0.1},
+          {"maximum", kMaxJobTimeoutSeconds},
           {"description",
-           "Kill the job after this many seconds (status timed_out); default none."}}},
+           "Kill the job after this many seconds (status timed_out; at most 2592000, 30 "
+           "days); default none."}}},
         {"label",
          {{"type", "string"},
           {"maxLength", 200},

@@ -2,6 +2,7 @@
 // Not a public API: the loop and the MCP server use tools.h and format.h.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ std::string shorten(std::string_view text, std::size_t max_bytes);
 std::string one_line(std::string_view text, std::size_t max_bytes);
 // "0.4s", "12.3s", "2m05s", "1h02m".
 std::string format_duration(double seconds);
+// Longest job timeout the tools accept (the schemas' maximum): 30 days.
+inline constexpr double kMaxJobTimeoutSeconds = 30.0 * 24 * 3600;
+// `seconds` as milliseconds, clamped to [0, max_seconds] (NaN is 0): a huge number from a client
+// must never overflow into a negative or instant deadline.
+std::chrono::milliseconds saturating_ms(double seconds, double max_seconds = kMaxJobTimeoutSeconds);
 // "512 B", "1.5 KiB", "3.2 MiB".
 std::string format_bytes(std::uint64_t bytes);
 // "SIGKILL" (or "signal 77" when the name is unknown).

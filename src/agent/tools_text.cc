@@ -1,6 +1,7 @@
 // Small text helpers for tool results: UTF-8 repair and cutting, durations, sizes, times.
 #include <string.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -91,6 +92,12 @@ std::string format_duration(double seconds) {
   auto whole = static_cast<long long>(seconds);
   if (whole < 3600) return fmt::format("{}m{:02}s", whole / 60, whole % 60);
   return fmt::format("{}h{:02}m", whole / 3600, (whole % 3600) / 60);
+}
+
+std::chrono::milliseconds saturating_ms(double seconds, double max_seconds) {
+  if (!(seconds > 0)) return std::chrono::milliseconds(0);  // also NaN
+  seconds = std::min(seconds, max_seconds);
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
 }
 
 std::string format_bytes(std::uint64_t bytes) {

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "agent/conversation.h"
+#include "base/secrets.h"
 
 namespace meanwhile::agent {
 namespace fs = std::filesystem;
@@ -96,6 +97,7 @@ Result<Transcript> Transcript::open_latest(const std::string& sessions_dir, json
 
 Status Transcript::append(const json& message) {
   std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (secrets::contains_secret(line)) line = secrets::redact(line);  // never saved, even once
   std::size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);

@@ -4,12 +4,16 @@
 
 #include <termios.h>
 #include <unistd.h>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
 
+#include "base/secrets.h"
 #include "cli/modes.h"
 #include "cli/session.h"
 
@@ -46,6 +50,22 @@ int serve_mcp(const std::string& workspace, std::size_t max_events) {
 #endif
 }
 
+// Takes the provider keys and the variables the user names out of every job's reach, before any
+// thread or job starts: they stay only in memory (secrets::withheld_value) and are redacted.
+void withhold_secrets(const std::string& flag) {
+  namespace secrets = meanwhile::secrets;
+  std::vector<std::string> patterns = secrets::parse_name_list(secrets::kDefaultWithheld);
+  const char* from_env = std::getenv("MEANWHILE_WITHHOLD_ENV");
+  for (auto& p : secrets::parse_name_list(from_env ? from_env : "")) patterns.push_back(p);
+  for (auto& p : secrets::parse_name_list(flag)) patterns.push_back(p);
+  secrets::withhold_environment(patterns);
+  // Without this a job of the same user reads our /proc/PID/mem (and environ); jobs become
+  // dumpable again at execve, so the lane still reads their environ for its marks.
+  if (!secrets::make_undumpable())
+    std::fprintf(stderr, "meanwhile: cannot make the process undumpable: %s\n",
+                 std::strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,7 +75,11 @@ int main(int argc, char** argv) {
       "meanwhile: a coding agent whose slow commands run in a background lane.\n"
       "Without -p: an interactive session. Configuration: ANTHROPIC_API_KEY,\n"
       "ANTHROPIC_BASE_URL, MODEL_ID, LLM_PROVIDER=anthropic|openai, OPENAI_API_KEY,\n"
-      "OPENAI_BASE_URL, from the environment or WORKSPACE/.env (the environment wins).",
+      "OPENAI_BASE_URL, from the environment or WORKSPACE/.env (the environment wins).\n"
+      "A key from the environment is never sent to an endpoint or provider that .env\n"
+      "chose (those .env lines are ignored) unless MEANWHILE_TRUST_DOTENV=1.\n"
+      "Jobs never see the provider keys; MEANWHILE_WITHHOLD_ENV or --withhold-env\n"
+      "withholds more variables (e.g. GITHUB_TOKEN,AWS_*).",
       "meanwhile"};
   app.set_version_flag("--version", std::string("meanwhile ") + MEANWHILE_VERSION);
   CLI::Option* print_opt = app.add_option("-p,--print", o.prompt,
@@ -82,6 +106,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
   app.add_option("--workspace", o.workspace, "The project directory (default: the current one)");
+  std::string withhold;
+  const char* withhold_help =
+      "More environment variables to keep from jobs (comma or space separated; AWS_* globs), "
+      "besides ANTHROPIC_API_KEY, OPENAI_API_KEY, ANTHROPIC_AUTH_TOKEN and "
+      "MEANWHILE_WITHHOLD_ENV's; their values are also redacted from all output";
+  app.add_option("--withhold-env", withhold, withhold_help);
   app.footer(
       "Exit codes: 0 done; 1 error (the model API failed after retries, --max-turns or\n"
       "--max-wait reached); 2 usage or configuration error; 130 interrupted (Ctrl+C).\n"
@@ -97,6 +127,8 @@ int main(int argc, char** argv) {
                   "this the oldest successes are dropped (and counted)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
+  std::string mcp_withhold;
+  mcp->add_option("--withhold-env", mcp_withhold, withhold_help);
 
   try {
     app.parse(argc, argv);
@@ -111,6 +143,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   o.print = print_opt->count() > 0;
+  withhold_secrets(withhold + "," + mcp_withhold);
 
   if (mcp->parsed()) return serve_mcp(o.workspace, max_events);
   if (o.print && o.prompt == "-") {

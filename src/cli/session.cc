@@ -1,12 +1,11 @@
 #include "cli/session.h"
 
-#include <stdlib.h>
-
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 
 #include "agent/config.h"
+#include "base/secrets.h"
 
 namespace meanwhile::cli {
 namespace fs = std::filesystem;
@@ -40,15 +39,17 @@ std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code
   agent::CliChoices choices{options.provider, options.model, options.script};
   if (!choices.script_path.empty())
     choices.script_path = fs::absolute(choices.script_path, ec).string();
-  auto config = agent::resolve_provider_config(choices, agent::process_env(), dotenv.values);
+  std::vector<std::string> ignored;
+  auto config =
+      agent::resolve_provider_config(choices, agent::process_env(), dotenv.values, &ignored);
+  for (const std::string& w : ignored) say(w);
   if (!config) {
     say(config.error());
     return nullptr;
   }
   s->config = *config;
-  // Jobs inherit this process's environment: keep the keys out of their reach (and logs).
-  ::unsetenv("ANTHROPIC_API_KEY");
-  ::unsetenv("OPENAI_API_KEY");
+  // main() withheld the keys from the environment; a key from .env is redacted all the same.
+  secrets::add(s->config.api_key);
   auto provider = llm::make_provider(s->config);
   if (!provider) {
     say(provider.error());

@@ -24,8 +24,12 @@ void merge_usage(json& usage, const json& more) {
 }  // namespace
 
 std::optional<AttemptError> AnthropicDecoder::on_event(const SseEvent& event) {
-  json data = json::parse(event.data, nullptr, false);
-  if (data.is_discarded() || !data.is_object()) {
+  JsonParse parsed = parse_json(event.data);
+  if (parsed.too_deep) {
+    return malformed_stream(fmt::format("event \"{}\": {}", event.event, parsed.error));
+  }
+  json data = std::move(parsed.value);
+  if (!parsed.ok() || !data.is_object()) {
     return malformed_stream(
         fmt::format("event \"{}\" carries data that is not a JSON object", event.event));
   }
@@ -135,8 +139,11 @@ std::optional<AttemptError> AnthropicDecoder::on_stop(const json& data) {
         block->block["input"] = json::object();
       }
     } else {
-      json input = json::parse(block->partial_json, nullptr, false);
-      if (input.is_discarded() || !input.is_object()) {
+      JsonParse parsed = parse_json(block->partial_json);
+      json input = std::move(parsed.value);
+      if (parsed.too_deep) {
+        input = json{{"_invalid_arguments", too_deep_arguments()}};
+      } else if (!parsed.ok() || !input.is_object()) {
         return malformed_stream(fmt::format("the input of tool_use {} is not a JSON object",
                                             string_at(block->block, "id")));
       }

@@ -26,8 +26,10 @@ std::optional<AttemptError> OpenAiDecoder::on_event(const SseEvent& event) {
     return std::nullopt;
   }
   if (done_) return malformed_stream("data after [DONE]");
-  json chunk = json::parse(event.data, nullptr, false);
-  if (chunk.is_discarded() || !chunk.is_object()) {
+  JsonParse parsed = parse_json(event.data);
+  if (parsed.too_deep) return malformed_stream("a chunk: " + parsed.error);
+  json chunk = std::move(parsed.value);
+  if (!parsed.ok() || !chunk.is_object()) {
     return malformed_stream("a chunk that is not a JSON object");
   }
   if (chunk.contains("error") && !chunk["error"].is_null()) {
@@ -98,8 +100,11 @@ Response OpenAiDecoder::take_response() {
   for (auto& [index, call] : tool_calls_) {
     json input = json::object();
     if (!call.arguments.empty()) {
-      input = json::parse(call.arguments, nullptr, false);
-      if (input.is_discarded() || !input.is_object()) {
+      JsonParse parsed = parse_json(call.arguments);
+      input = std::move(parsed.value);
+      if (parsed.too_deep) {
+        input = json{{"_invalid_arguments", too_deep_arguments()}};
+      } else if (!parsed.ok() || !input.is_object()) {
         input = json{{"_invalid_arguments", call.arguments}};
       }
     }

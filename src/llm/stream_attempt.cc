@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_parse.h"
+
 namespace meanwhile::llm {
 
 namespace {
@@ -82,7 +84,7 @@ Result<Response> send_streaming(
 }
 
 std::string api_error_message(long status, const std::string& reason, const std::string& body) {
-  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  nlohmann::json parsed = parse_json(body).value;  // discarded when invalid or too deep
   if (parsed.is_object()) {
     const nlohmann::json* error = parsed.contains("error") ? &parsed["error"] : nullptr;
     if (error && error->is_object() && error->contains("message") &&

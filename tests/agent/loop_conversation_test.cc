@@ -150,11 +150,12 @@ TEST(LoopConfig, EnvironmentWinsOverDotEnvAndCommandLineWinsOverBoth) {
   EXPECT_EQ(c->kind, "anthropic");
   EXPECT_EQ(c->api_key, "from-env");
   EXPECT_EQ(c->model, "file-model");
-  EXPECT_EQ(c->base_url, "http://file");
+  EXPECT_EQ(c->base_url, "");  // never the environment's key with .env's endpoint (config_test)
   auto d = resolve_provider_config({"", "cli-model", ""}, env_of({}), dotenv);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->model, "cli-model");
   EXPECT_EQ(d->api_key, "from-file");
+  EXPECT_EQ(d->base_url, "http://file");
 }
 
 TEST(LoopConfig, OpenAiAndScriptAndErrors) {

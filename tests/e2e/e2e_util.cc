@@ -1,6 +1,7 @@
 #include "e2e_util.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -86,6 +87,12 @@ void set_nonblocking(int fd) {
 RunResult run_meanwhile(const std::vector<std::string>& args, const std::string& cwd,
                         const Env& env, std::chrono::seconds timeout, const std::string& input,
                         const std::function<void(pid_t)>& tick) {
+  return run_meanwhile_as(-1, -1, args, cwd, env, timeout, input, tick);
+}
+
+RunResult run_meanwhile_as(uid_t uid, gid_t gid, const std::vector<std::string>& args,
+                           const std::string& cwd, const Env& env, std::chrono::seconds timeout,
+                           const std::string& input, const std::function<void(pid_t)>& tick) {
   std::vector<std::string> argv_s = {MEANWHILE_BIN};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s = env_strings(env);
@@ -101,6 +108,9 @@ RunResult run_meanwhile(const std::vector<std::string>& args, const std::string&
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    if (uid != static_cast<uid_t>(-1) &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0))
+      ::_exit(125);
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);

@@ -54,6 +54,13 @@ RunResult run_meanwhile(const std::vector<std::string>& args, const std::string&
                         const Env& env, std::chrono::seconds timeout = std::chrono::seconds(60),
                         const std::string& input = "", const std::function<void(pid_t)>& tick = {});
 
+// The same, run as `uid`:`gid` (the caller must be root); uid -1: as the caller.
+RunResult run_meanwhile_as(uid_t uid, gid_t gid, const std::vector<std::string>& args,
+                           const std::string& cwd, const Env& env,
+                           std::chrono::seconds timeout = std::chrono::seconds(60),
+                           const std::string& input = "",
+                           const std::function<void(pid_t)>& tick = {});
+
 // True while a process whose command line contains `needle` exists (e.g. a job's `sleep 40.75`).
 bool process_alive(const std::string& needle);
 

@@ -11,6 +11,7 @@
 //                          (with "error_message" as its message), then the end of the stream
 //   "delay_ms": N          wait N ms before answering
 //   "chunk_delay_ms": N    wait N ms between SSE events
+// A tool_use block may carry "raw_input": "TEXT": its arguments are streamed as TEXT verbatim.
 // An entry needs "content" unless it has "status" (>= 400), "malformed_sse" or "stream_error".
 // Unknown fields are an error (a typo would otherwise silently do nothing).
 #pragma once

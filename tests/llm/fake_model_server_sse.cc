@@ -78,6 +78,14 @@ std::vector<std::string> split_utf8(const std::string& text, std::size_t parts) 
   return pieces;
 }
 
+// A tool_use's arguments as streamed: its "raw_input" text verbatim when the block has one
+// (arguments no JSON tree could hold, e.g. nested 100,000 deep), else its input, in 3 pieces.
+static std::vector<std::string> input_pieces(const json& block) {
+  if (auto raw = block.find("raw_input"); raw != block.end() && raw->is_string())
+    return split_utf8(raw->get<std::string>(), 3);
+  return split_utf8(dump(block["input"]), 3);
+}
+
 std::vector<std::string> anthropic_events(const Response& reply, const ReplyContext& context) {
   std::vector<std::string> events;
   json usage = usage_of(reply, context);
@@ -105,8 +113,9 @@ std::vector<std::string> anthropic_events(const Response& reply, const ReplyCont
       }
     } else if (type == "tool_use") {
       start["input"] = json::object();
+      start.erase("raw_input");
       deltas.push_back({{"type", "input_json_delta"}, {"partial_json", ""}});
-      for (const std::string& piece : split_utf8(dump(block["input"]), 3)) {
+      for (const std::string& piece : input_pieces(block)) {
         deltas.push_back({{"type", "input_json_delta"}, {"partial_json", piece}});
       }
     }
@@ -145,7 +154,7 @@ std::vector<std::string> openai_events(const Response& reply, const ReplyContext
                   {"function", {{"name", block["name"]}, {"arguments", ""}}}};
     events.push_back(openai_event(
         openai_chunk(context, choice({{"tool_calls", json::array({first})}}, nullptr))));
-    for (const std::string& piece : split_utf8(dump(block["input"]), 3)) {
+    for (const std::string& piece : input_pieces(block)) {
       json part = {{"index", call_index}, {"function", {{"arguments", piece}}}};
       events.push_back(openai_event(
           openai_chunk(context, choice({{"tool_calls", json::array({part})}}, nullptr))));
