@@ -42,9 +42,10 @@ struct JobSpec {
   std::string cwd;      // working directory; empty: the lane's workspace. Must exist.
   std::vector<std::pair<std::string, std::string>> env;  // added to (or overriding) the host's
   std::optional<std::chrono::milliseconds> timeout;      // killed as status timed_out after it
+                                                         // (at most kMaxJobTimeout)
   std::string label;                                     // short name shown to people
   StdinMode stdin_mode = StdinMode::null;
-  std::string watch;         // ECMAScript regex; each matching output line raises a `matched` note
+  std::string watch;         // RE2 regex; each matching output line raises a `matched` note
   std::vector<JobId> after;  // start only when all these succeeded; skipped if one did not
   int priority = 0;          // among queued jobs, higher starts first; ties: older first
   std::optional<std::uint64_t> log_cap_bytes;  // default: LaneOptions::log_cap_bytes
@@ -142,11 +143,14 @@ enum class ReadMode {
   all,
 };
 
+// The longest job timeout submit() accepts.
+inline constexpr std::chrono::milliseconds kMaxJobTimeout{366LL * 24 * 3600 * 1000};
+
 struct ReadRequest {
   JobId id;
   ReadMode mode = ReadMode::since_last;
   std::size_t lines = 50;          // for tail and head
-  std::string filter;              // ECMAScript regex: keep matching lines only
+  std::string filter;              // RE2 regex: keep matching lines only
   std::string reader = "default";  // cursor name for since_last
   std::size_t max_bytes = 30000;   // longer text is cut in the middle
 };
@@ -174,7 +178,8 @@ class Lane {
   Result<JobId> submit(JobSpec spec);
 
   Result<JobInfo> get(const JobId& id) const;
-  // This host's jobs and earlier ones from the store, oldest first; at most `limit` (newest).
+  // This host's jobs and earlier ones from the store, oldest first: every queued or running
+  // job, and at most `limit` finished ones (the newest).
   std::vector<JobInfo> list(std::size_t limit = 200) const;
 
   Result<OutputChunk> read_output(const ReadRequest& request);

@@ -145,7 +145,9 @@ Status check_array(const json& schema, const json& value, const std::string& pat
 }
 
 std::string number_text(const json& n) {
-  if (type_name(n) == "integer" && n.is_number_float())
+  // An integral float prints without ".0" while it fits in 64 bits; past that the cast would be
+  // undefined (it printed -9223372036854775808 for 1e16).
+  if (type_name(n) == "integer" && n.is_number_float() && std::fabs(n.get<double>()) < 9.2e18)
     return std::to_string(static_cast<long long>(n.get<double>()));
   return n.dump();
 }

@@ -1,5 +1,7 @@
 #include "agent/transcript.h"
 
+#include "base/json_parse.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -61,13 +63,14 @@ Result<json> read_transcript(const std::string& path, std::vector<std::string>* 
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
-    json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (message.is_discarded()) {
+    JsonParse message = parse_json(line);
+    if (!message.ok()) {
       if (warnings)
-        warnings->push_back(path + ":" + std::to_string(line_no) + ": not JSON, skipped");
+        warnings->push_back(path + ":" + std::to_string(line_no) + ": " +
+                            (message.too_deep ? message.error : "not JSON") + ", skipped");
       continue;
     }
-    messages.push_back(std::move(message));
+    messages.push_back(std::move(message.value));
   }
   return messages;
 }

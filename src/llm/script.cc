@@ -7,6 +7,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "base/json_parse.h"
 #include "llm/json_util.h"
 #include "llm/providers.h"
 
@@ -23,18 +24,9 @@ Result<std::vector<ScriptLine>> read_jsonl(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::size_t start = line.find_first_not_of(" \t");
     if (start == std::string::npos || line.compare(start, 2, "//") == 0) continue;
-    json value = json::parse(line, nullptr, false);
-    if (value.is_discarded()) {
-      // Parse again for the parser's own description of what is wrong.
-      std::string why = "not valid JSON";
-      try {
-        json unreachable = json::parse(line);  // throws: the line did not parse above
-      } catch (const json::parse_error& e) {
-        why = e.what();
-      }
-      return make_error(fmt::format("{} line {}: {}", path, number, why));
-    }
-    lines.push_back(ScriptLine{number, std::move(value)});
+    JsonParse parsed = parse_json(line);  // bounded nesting: a script may come with a repository
+    if (!parsed.ok()) return make_error(fmt::format("{} line {}: {}", path, number, parsed.error));
+    lines.push_back(ScriptLine{number, std::move(parsed.value)});
   }
   if (in.bad()) return make_error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   return lines;

@@ -87,8 +87,8 @@ void TailBuffer::release() {
 std::size_t JobOutput::write_log(std::string_view chunk) {
   if (log_failed_ || log_written_ >= log_cap_) return 0;
   if (!log_) {
-    log_.reset(
-        ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+    log_.reset(::open(log_path_.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!log_) {
       log_failed_ = true;
       log_error_ = "cannot create the log file " + log_path_ + ": " + std::strerror(errno);
@@ -131,6 +131,13 @@ std::string_view from_first_line(std::string_view text) {
   return nl == std::string_view::npos ? text : text.substr(nl + 1);
 }
 
+// Drops a partial first line, where a carriage return also ends one: a progress bar rewrites
+// its line with \r for thousands of updates without a \n, and the line after it must stay.
+std::string_view from_first_break(std::string_view text) {
+  auto at = text.find_first_of("\r\n");
+  return at == std::string_view::npos ? text : text.substr(at + 1);
+}
+
 // Drops a partial last line.
 std::string_view to_last_line(std::string_view text) {
   auto nl = text.rfind('\n');
@@ -163,12 +170,17 @@ std::string JobOutput::preview(std::string_view log_path) const {
     out += "[... about " + std::to_string(omitted) + " bytes omitted";
     if (!log_path.empty()) out += "; full log: " + std::string(log_path);
     out += " ...]\n";
-    out += text::clean(from_first_line(tail_raw));
+    out += text::clean(from_first_break(tail_raw));
   }
   if (bytes_dropped() > 0) {
     if (!out.empty() && out.back() != '\n') out += '\n';
-    out += "[" + std::to_string(bytes_dropped()) + " bytes past the log cap of " +
-           std::to_string(log_cap_) + " bytes were read but not logged]\n";
+    if (!failure_.empty()) {  // a full disk is not the cap
+      out += "[" + std::to_string(bytes_dropped()) +
+             " bytes were read but not logged: " + failure_ + "]\n";
+    } else {
+      out += "[" + std::to_string(bytes_dropped()) + " bytes past the log cap of " +
+             std::to_string(log_cap_) + " bytes were read but not logged]\n";
+    }
   }
   return out;
 }

@@ -48,7 +48,10 @@ class JobOutput {
   // Lane thread, no lock: appends what fits under the cap to the log; returns the bytes written.
   std::size_t write_log(std::string_view chunk);
   // Once, after the log could not be created or written: why (later bytes count as dropped).
-  std::string take_log_error() { return std::exchange(log_error_, std::string()); }
+  std::string take_log_error() {
+    if (!log_error_.empty()) failure_ = log_error_;
+    return std::exchange(log_error_, std::string());
+  }
   // Under the lane's snapshot lock: counters, head and tail.
   void record(std::string_view chunk, std::size_t written);
 
@@ -69,6 +72,7 @@ class JobOutput {
   std::string log_path_;
   UniqueFd log_;
   std::string log_error_;
+  std::string failure_;            // after take_log_error(): why bytes were dropped (not the cap)
   std::uint64_t log_written_ = 0;  // lane thread: what write_log() put in the file
   bool log_failed_ = false;        // a write error (disk full): later bytes count as dropped
   std::uint64_t bytes_seen_ = 0;

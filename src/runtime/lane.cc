@@ -82,6 +82,11 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
     return make_error("invalid timeout of " + std::to_string(spec.timeout->count()) +
                       " ms: a timeout must be positive (leave it unset for none)");
   }
+  if (spec.timeout && *spec.timeout > kMaxJobTimeout) {
+    // now() + a huge duration overflows the clock: the job would be killed at once.
+    return make_error("invalid timeout of " + std::to_string(spec.timeout->count()) +
+                      " ms: at most 366 days (leave it unset for none)");
+  }
   std::shared_ptr<const WatchRegex> watch;
   if (!spec.watch.empty()) {
     auto compiled = WatchRegex::compile(spec.watch);

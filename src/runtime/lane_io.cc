@@ -12,6 +12,7 @@
 
 #include <asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
 
 #include "runtime/lane_impl.h"
 #include "runtime/text.h"
@@ -111,6 +112,10 @@ void Lane::Impl::consume(const JobPtr& job, std::string_view chunk) {
     std::lock_guard lock(mu_);
     job->output.record(chunk, written);
     if (!log_error.empty()) job->info.error = log_error + "; later output is counted as dropped";
+  }
+  if (!log_error.empty()) {
+    std::fprintf(stderr, "meanwhile: task %s: %s; later output is counted as dropped\n",
+                 job->info.id.c_str(), log_error.c_str());
   }
   live.last_output = SteadyClock::now();
   if (live.stalled) {

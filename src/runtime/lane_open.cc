@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "runtime/data_dir.h"
 #include "runtime/lane_impl.h"
 
 namespace meanwhile {
@@ -60,10 +61,11 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   fs::path data_dir =
       options.data_dir.empty() ? workspace / ".meanwhile" : fs::absolute(options.data_dir, ec);
   data_dir = data_dir.lexically_normal();
-  fs::create_directories(data_dir / "logs", ec);
-  if (ec) {
-    return make_error("cannot create the data directory " + data_dir.string() + ": " +
-                      ec.message());
+  // The parents of an explicit data directory are created as usual; the directory itself and
+  // its contents are private (data_dir.h).
+  if (!options.data_dir.empty()) fs::create_directories(data_dir.parent_path(), ec);
+  if (auto ok = prepare_data_dir(data_dir.string(), options.data_dir.empty()); !ok) {
+    return make_error(ok.error());
   }
   if (options.kill_grace.count() < 0 || options.stall_after.count() <= 0 ||
       options.watch_fold.count() < 0) {

@@ -90,7 +90,6 @@ Result<JobInfo> Lane::Impl::get(const JobId& id) const {
 
 std::vector<JobInfo> Lane::Impl::list(std::size_t limit) const {
   std::vector<JobInfo> result;
-  if (limit == 0) return result;
   auto rows = store_->load_recent(limit);
   std::vector<DescendantQuery> queries;
   {
@@ -105,12 +104,29 @@ std::vector<JobInfo> Lane::Impl::list(std::size_t limit) const {
       }
     }  // else the store failed: this host's jobs at least
     std::lock_guard lock(mu_);
-    auto first =
-        jobs_.size() > limit ? std::prev(jobs_.end(), static_cast<long>(limit)) : jobs_.begin();
-    for (auto it = first; it != jobs_.end(); ++it) {
+    // This host's live jobs all, its finished ones newest first up to the limit.
+    std::size_t finished_seen = 0;
+    for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
+      if (is_terminal(it->second->info.status)) {
+        if (finished_seen >= limit) {
+          merged.erase(it->first);  // memory beats a row not rewritten yet ("running")
+          continue;
+        }
+        ++finished_seen;
+      }
       merged.insert_or_assign(it->first, snapshot_locked(*it->second));
     }
-    while (merged.size() > limit) merged.erase(merged.begin());
+    // Keep every live job; drop the oldest finished ones past the limit.
+    std::size_t finished = 0;
+    for (const auto& [key, info] : merged) finished += is_terminal(info.status) ? 1 : 0;
+    for (auto it = merged.begin(); finished > limit && it != merged.end();) {
+      if (is_terminal(it->second.status)) {
+        it = merged.erase(it);
+        --finished;
+      } else {
+        ++it;
+      }
+    }
     result.reserve(merged.size());
     for (auto& [key, info] : merged) result.push_back(std::move(info));
     for (auto& info : result) {

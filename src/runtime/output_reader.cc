@@ -9,12 +9,12 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
-#include <regex>
 #include <vector>
 
 #include "runtime/log_file.h"
 #include "runtime/output_window.h"
 #include "runtime/text.h"
+#include "runtime/watch_regex.h"
 
 namespace meanwhile {
 namespace {
@@ -22,22 +22,14 @@ namespace {
 constexpr std::size_t kBlock = LogFile::kBlock;
 constexpr std::uint64_t kMaxCountedMiddle = 256ull << 20;  // newline counting stops here
 constexpr std::uint64_t kMaxFilterScan = 256ull << 20;     // the filter reads at most this
-constexpr std::size_t kMaxMatchBytes = 4096;     // libstdc++ regex recurses per input character
-constexpr std::size_t kMaxCarry = 4 << 20;       // a longer line is filtered in pieces
-constexpr std::size_t kNewlineSearch = 1 << 20;  // since_last looks this far back for '\n'
+constexpr std::size_t kMaxCarry = 4 << 20;                 // a longer line is filtered in pieces
+constexpr std::size_t kNewlineSearch = 1 << 20;       // since_last looks this far back for '\n'
 constexpr std::uint64_t kMaxLineScan = 256ull << 20;  // head/tail look this far for N lines
 
 class LineFilter {
  public:
-  explicit LineFilter(std::regex regex) : regex_(std::move(regex)) {}
-  bool matches(std::string_view line) const {
-    line = line.substr(0, kMaxMatchBytes);
-    try {
-      return std::regex_search(line.begin(), line.end(), regex_);
-    } catch (const std::regex_error&) {
-      return false;  // error_complexity / error_stack on a pathological line
-    }
-  }
+  explicit LineFilter(std::shared_ptr<const WatchRegex> regex) : regex_(std::move(regex)) {}
+  bool matches(std::string_view line) const { return regex_->search(line); }
   // Appends the lines of `cleaned` that match to `out`.
   void keep_matching(std::string_view cleaned, std::string& out) const {
     for_each_line(cleaned, [&](std::string_view line, bool has_newline) {
@@ -61,7 +53,7 @@ class LineFilter {
   }
 
  private:
-  std::regex regex_;
+  std::shared_ptr<const WatchRegex> regex_;
 };
 
 struct Range {
@@ -333,16 +325,14 @@ Result<OutputChunk> read_log(const std::string& log_path, const ReadRequest& req
   try {
     std::optional<LineFilter> filter;
     if (!request.filter.empty()) {
-      try {
-        filter.emplace(std::regex(request.filter, std::regex::ECMAScript));
-      } catch (const std::regex_error& e) {
-        return make_error("invalid filter regex '" + request.filter + "': " + e.what());
-      }
+      auto compiled = WatchRegex::compile(request.filter, "filter");
+      if (!compiled) return make_error(compiled.error());
+      filter.emplace(std::move(*compiled));
     }
     OutputChunk empty;
     empty.job_running = job_running;
     empty.log_path = log_path;
-    UniqueFd fd(::open(log_path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd) {
       if (errno == ENOENT) {  // the job has printed nothing yet
         empty.from_offset = empty.to_offset = cursor ? *cursor : 0;

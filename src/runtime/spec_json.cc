@@ -9,6 +9,7 @@
 
 #include <limits>
 
+#include "base/json_parse.h"
 #include "runtime/store.h"
 
 namespace meanwhile {
@@ -121,9 +122,9 @@ std::string spec_to_json(const JobSpec& spec) {
 
 Result<JobSpec> spec_from_json(const std::string& text) {
   try {
-    json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return make_error("job spec: malformed JSON");
-    return parse(doc);
+    JsonParse doc = parse_json(text);
+    if (!doc.ok()) return make_error("job spec: " + doc.error);
+    return parse(doc.value);
   } catch (const std::exception& e) {
     return make_error(std::string("job spec: ") + e.what());
   }

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
+#include <limits>
 #include <map>
 #include <thread>
 
 #include "runtime/store_schema.h"
+#include "runtime/text.h"
 
 namespace meanwhile {
 namespace {
@@ -59,7 +62,10 @@ std::int64_t to_unix_ms(WallClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+// The store is input (a repository can ship .meanwhile/jobs.db): a time outside 1970..2200 is
+// clamped rather than overflowing the nanosecond clock.
 WallClock::time_point from_unix_ms(std::int64_t ms) {
+  ms = std::clamp<std::int64_t>(ms, 0, 7258118400000);
   return WallClock::time_point(
       std::chrono::duration_cast<WallClock::duration>(std::chrono::milliseconds(ms)));
 }
@@ -115,8 +121,18 @@ std::optional<std::int64_t> column_optional(sqlite3_stmt* stmt, int index) {
   return sqlite3_column_int64(stmt, index);
 }
 
-// Reads one row selected with kColumns.
-StoredJob read_row(sqlite3_stmt* stmt) {
+std::uint64_t column_count(sqlite3_stmt* stmt, int index) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(0, sqlite3_column_int64(stmt, index)));
+}
+
+int column_int_in(sqlite3_stmt* stmt, int index, int low, int high) {
+  return static_cast<int>(std::clamp<std::int64_t>(sqlite3_column_int64(stmt, index), low, high));
+}
+
+// Reads one row selected with kColumns. Every field is checked: the file may be anyone's.
+// The log path is never read from the row: it is always logs_dir/<id>.log, so a row cannot make
+// background_output read another file.
+StoredJob read_row(sqlite3_stmt* stmt, const std::string& logs_dir) {
   StoredJob row;
   JobInfo& info = row.info;
   info.id = std::to_string(sqlite3_column_int64(stmt, 0));
@@ -133,18 +149,18 @@ StoredJob read_row(sqlite3_stmt* stmt) {
     info.status = JobStatus::lost;
     info.error += (info.error.empty() ? "" : "; ") + ("unknown stored status '" + status + "'");
   }
-  if (auto v = column_optional(stmt, 3)) info.exit_code = static_cast<int>(*v);
-  if (auto v = column_optional(stmt, 4)) info.term_signal = static_cast<int>(*v);
-  info.pid = sqlite3_column_int(stmt, 6);
+  if (auto v = column_optional(stmt, 3)) info.exit_code = std::clamp<std::int64_t>(*v, 0, 255);
+  if (auto v = column_optional(stmt, 4)) info.term_signal = std::clamp<std::int64_t>(*v, 1, 64);
+  info.pid = column_int_in(stmt, 6, 0, std::numeric_limits<int>::max());
   info.submitted_at = from_unix_ms(column_optional(stmt, 7).value_or(0));
   if (auto v = column_optional(stmt, 8)) info.started_at = from_unix_ms(*v);
   if (auto v = column_optional(stmt, 9)) info.ended_at = from_unix_ms(*v);
-  info.bytes_logged = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 10));
-  info.bytes_dropped = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 11));
-  info.lines = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 12));
-  info.log_path = column_text(stmt, 13);
-  info.last_line = column_text(stmt, 14);
-  row.host.pid = sqlite3_column_int(stmt, 15);
+  info.bytes_logged = column_count(stmt, 10);
+  info.bytes_dropped = column_count(stmt, 11);
+  info.lines = column_count(stmt, 12);
+  info.log_path = logs_dir + "/" + info.id + ".log";
+  info.last_line = text::cut_middle(text::clean(column_text(stmt, 14)), 4096, "").text;
+  row.host.pid = column_int_in(stmt, 15, 0, std::numeric_limits<int>::max());
   row.host.start_ticks = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 16));
   return row;
 }
@@ -217,8 +233,11 @@ class WriteTransaction {
 
 }  // namespace
 
-Store::Store(sqlite3* db, std::string uuid)
-    : db_(db), uuid_(std::move(uuid)), stmts_(std::make_unique<Statements>()) {}
+Store::Store(sqlite3* db, std::string uuid, std::string logs_dir)
+    : db_(db),
+      uuid_(std::move(uuid)),
+      logs_dir_(std::move(logs_dir)),
+      stmts_(std::make_unique<Statements>()) {}
 
 Store::~Store() {
   stmts_.reset();  // statements must be finalized before the connection closes
@@ -267,7 +286,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     sqlite3_close_v2(db);
     return make_error("cannot open job store " + path + ": " + uuid.error());
   }
-  return std::unique_ptr<Store>(new Store(db, std::move(uuid.value())));
+  const std::string logs_dir = std::filesystem::path(path).parent_path().string() + "/logs";
+  return std::unique_ptr<Store>(new Store(db, std::move(uuid.value()), logs_dir));
 }
 
 namespace {
@@ -435,24 +455,26 @@ Result<std::optional<StoredJob>> Store::load(const JobId& id) const {
   StmtUse use(stmt);
   sqlite3_bind_int64(stmt, 1, *row_id);
   const int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_ROW) return std::optional<StoredJob>(read_row(stmt));
+  if (rc == SQLITE_ROW) return std::optional<StoredJob>(read_row(stmt, logs_dir_));
   if (rc == SQLITE_DONE) return std::optional<StoredJob>();
   return sqlite_error(db_, "cannot load job " + id);
 }
 
 Result<std::vector<StoredJob>> Store::load_recent(std::size_t limit) const {
   std::lock_guard lock(mu_);
+  // Live rows are never cut: a list that hides a running job makes it unkillable by name.
   static const std::string sql =
-      std::string("SELECT ") + kColumns + " FROM jobs ORDER BY id DESC LIMIT ?";
+      std::string("SELECT ") + kColumns +
+      " FROM jobs WHERE status IN ('queued', 'running') OR id IN (SELECT id FROM jobs WHERE "
+      "status NOT IN ('queued', 'running') ORDER BY id DESC LIMIT ?) ORDER BY id";
   sqlite3_stmt* stmt = prepared(db_, stmts_->load_recent, sql.c_str());
   if (!stmt) return sqlite_error(db_, "cannot prepare load_recent");
   StmtUse use(stmt);
   sqlite3_bind_int64(stmt, 1, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
   std::vector<StoredJob> rows;
   int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) rows.push_back(read_row(stmt));
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) rows.push_back(read_row(stmt, logs_dir_));
   if (rc != SQLITE_DONE) return sqlite_error(db_, "cannot list jobs");
-  std::reverse(rows.begin(), rows.end());
   return rows;
 }
 
@@ -475,7 +497,7 @@ Result<std::vector<StoredJob>> Store::reclaim_dead_hosts() {
     std::map<std::pair<int, std::uint64_t>, bool> alive;  // one /proc read per host
     int rc;
     while ((rc = sqlite3_step(live)) == SQLITE_ROW) {
-      StoredJob row = read_row(live);
+      StoredJob row = read_row(live, logs_dir_);
       const auto key = std::make_pair(row.host.pid, row.host.start_ticks);
       auto it = alive.find(key);
       if (it == alive.end()) it = alive.emplace(key, row.host.alive()).first;

@@ -64,7 +64,7 @@ class Store {
   Status write(const std::vector<RowWrite>& rows, const HostId& host);
 
   Result<std::optional<StoredJob>> load(const JobId& id) const;
-  // The newest `limit` rows, returned oldest first.
+  // Every queued or running row and the newest `limit` finished ones, oldest first.
   Result<std::vector<StoredJob>> load_recent(std::size_t limit) const;
 
   // Rows queued or running whose host is not alive become `lost` (error says so); returns
@@ -73,9 +73,10 @@ class Store {
 
  private:
   struct Statements;  // prepared statements, cached for the connection's lifetime
-  Store(sqlite3* db, std::string uuid);
+  Store(sqlite3* db, std::string uuid, std::string logs_dir);
   sqlite3* db_;
   std::string uuid_;
+  std::string logs_dir_;  // <dir of jobs.db>/logs: every row's log path is derived from it
   mutable std::mutex mu_;
   std::unique_ptr<Statements> stmts_;  // guarded by mu_
 };

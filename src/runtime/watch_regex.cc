@@ -1,33 +1,36 @@
 #include "runtime/watch_regex.h"
 
-// GCC 12 with -fsanitize=address reports -Wmaybe-uninitialized inside <regex> itself.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <regex>
+#include <re2/re2.h>
 
 namespace meanwhile {
 
+namespace {
+// RE2's default is 8 MiB per pattern; a few MiB keeps a thousand watched jobs small while any
+// pattern a person writes fits.
+constexpr int64_t kMaxPatternMemory = 4 << 20;
+}  // namespace
+
 struct WatchRegex::Impl {
-  std::regex regex;
+  explicit Impl(const std::string& pattern, const RE2::Options& options) : re(pattern, options) {}
+  RE2 re;
 };
 
-Result<std::shared_ptr<const WatchRegex>> WatchRegex::compile(const std::string& pattern) {
-  try {
-    auto impl = std::make_shared<Impl>(Impl{std::regex(pattern, std::regex::ECMAScript)});
-    return std::shared_ptr<const WatchRegex>(new WatchRegex(std::move(impl)));
-  } catch (const std::regex_error& e) {
-    return make_error("invalid watch regex '" + pattern + "': " + e.what());
+Result<std::shared_ptr<const WatchRegex>> WatchRegex::compile(const std::string& pattern,
+                                                              std::string_view what) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kMaxPatternMemory);
+  auto impl = std::make_shared<const Impl>(pattern, options);
+  if (!impl->re.ok()) {
+    return make_error("invalid " + std::string(what) + " regex '" + pattern +
+                      "': " + impl->re.error());
   }
+  return std::shared_ptr<const WatchRegex>(new WatchRegex(std::move(impl)));
 }
 
 bool WatchRegex::search(std::string_view line) const {
-  try {
-    return std::regex_search(line.begin(), line.end(), impl_->regex);
-  } catch (const std::regex_error&) {
-    return false;  // too complex for this line
-  }
+  line = line.substr(0, kMaxMatchBytes);
+  return RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), impl_->re);
 }
 
 }  // namespace meanwhile
-
-#pragma GCC diagnostic pop

@@ -1,5 +1,7 @@
-// A job's watch regex, compiled once at submit. Kept behind this small interface so that one
-// file instantiates <regex> (GCC 12 warns falsely in it under -fsanitize=address).
+// A job's watch pattern and background_output's filter: RE2, compiled once. RE2 matches in time
+// linear in the line and in bounded memory, so a pattern chosen by a model or a user can never
+// recurse per character (std::regex overflowed the lane thread's stack on one 40 KB line) nor
+// backtrack without end (`(a+)+b`). RE2 syntax: no backreferences, no lookaround.
 #pragma once
 
 #include <memory>
@@ -12,9 +14,14 @@ namespace meanwhile {
 
 class WatchRegex {
  public:
-  // ECMAScript syntax; an error names the pattern and what is wrong with it.
-  static Result<std::shared_ptr<const WatchRegex>> compile(const std::string& pattern);
-  // Whether the pattern matches somewhere in `line` (false when the line is too complex).
+  // Bytes of one line that are matched; a longer line is matched on its first part.
+  static constexpr std::size_t kMaxMatchBytes = 64 * 1024;
+
+  // `what` names the pattern in errors ("watch", "filter"): "invalid watch regex '(x': missing
+  // ): (x". A pattern RE2 cannot compile, or whose program is too large, is refused here.
+  static Result<std::shared_ptr<const WatchRegex>> compile(const std::string& pattern,
+                                                           std::string_view what = "watch");
+  // Whether the pattern matches somewhere in (the first kMaxMatchBytes of) `line`.
   bool search(std::string_view line) const;
 
   struct Impl;

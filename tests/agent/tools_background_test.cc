@@ -60,6 +60,45 @@ TEST_F(BackgroundToolsTest, RunValidatesItsOptions) {
   EXPECT_THAT(result.text, HasSubstr("command: must not be empty"));
 }
 
+TEST_F(BackgroundToolsTest, ARunningJobIsListedAfter250QuickOnes) {
+  auto sleeper = call("background_run", {{"command", "sleep 300"}});
+  ASSERT_FALSE(sleeper.is_error) << sleeper.text;
+  const std::string id = sleeper.structured["task_id"];
+  std::vector<JobId> quick;
+  for (int i = 0; i < 250; ++i) {
+    JobSpec spec;
+    spec.command = "true";
+    quick.push_back(*lane_->submit(spec));
+  }
+  for (const JobId& q : quick) {
+    auto ended = lane_->wait_terminal({q}, std::chrono::seconds(10));
+    ASSERT_TRUE(ended.ok() && ended->has_value()) << q;
+  }
+  auto listed = call("check_background", json::object());
+  EXPECT_THAT(listed.text, HasSubstr(": 1 running,")) << listed.text;
+  EXPECT_THAT(listed.text, HasSubstr("[task " + id + "]")) << listed.text;
+  EXPECT_EQ(listed.structured["running"], 1);
+  ASSERT_FALSE(call("background_kill", {{"task_id", id}}).is_error);
+}
+
+TEST_F(BackgroundToolsTest, HugeTimeoutsAreRefusedNotWrappedAround) {
+  // 1e10 s used to overflow the clock and kill the job at once; 1e16 printed a negative number.
+  for (double seconds : {1e10, 1e16, 1e300}) {
+    auto result = call("background_run", {{"command", "sleep 5"}, {"timeout", seconds}});
+    EXPECT_TRUE(result.is_error) << seconds;
+    EXPECT_THAT(result.text, HasSubstr("timeout: must be at most 2592000")) << result.text;
+    EXPECT_THAT(result.text, Not(HasSubstr("-9223372036854775808")));
+  }
+  auto month = call("background_run", {{"command", "sleep 0.1"}, {"timeout", 2592000}});
+  EXPECT_FALSE(month.is_error) << month.text;
+  JobSpec spec;
+  spec.command = "true";
+  spec.timeout = std::chrono::milliseconds(std::numeric_limits<long long>::max());
+  auto direct = lane_->submit(spec);
+  ASSERT_FALSE(direct.ok());
+  EXPECT_THAT(direct.error(), HasSubstr("at most 366 days"));
+}
+
 TEST_F(BackgroundToolsTest, CheckBackgroundListsRunningFirst) {
   const std::string quick = start({{"command", "echo quick-line"}, {"label", "quick"}});
   wait_done(quick);

@@ -289,6 +289,7 @@ TEST_F(StoreTest, LoadRecentIsNewestLimitOldestFirst) {
   ASSERT_TRUE(store);
   for (int i = 0; i < 10; ++i) {
     JobInfo info;
+    info.status = JobStatus::exited;
     info.spec.command = "echo " + std::to_string(i);
     ASSERT_TRUE(store->insert(info, HostId::self()).ok());
   }
@@ -300,6 +301,26 @@ TEST_F(StoreTest, LoadRecentIsNewestLimitOldestFirst) {
   EXPECT_LT(std::stoll(rows->at(0).info.id), std::stoll(rows->at(2).info.id));
   EXPECT_EQ(store->load_recent(100)->size(), 10u);
   EXPECT_TRUE(store->load_recent(0)->empty());
+}
+
+TEST_F(StoreTest, LoadRecentKeepsEveryLiveRowWhateverTheLimit) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  JobInfo running;
+  running.status = JobStatus::running;
+  running.spec.command = "sleep 300";
+  ASSERT_TRUE(store->insert(running, HostId::self()).ok());
+  for (int i = 0; i < 250; ++i) {
+    JobInfo info;
+    info.status = JobStatus::exited;
+    info.spec.command = "true";
+    ASSERT_TRUE(store->insert(info, HostId::self()).ok());
+  }
+  auto rows = store->load_recent(200);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 201u);
+  EXPECT_EQ(rows->front().info.spec.command, "sleep 300");
+  EXPECT_EQ(store->load_recent(0)->size(), 1u);
 }
 
 TEST_F(StoreTest, OpenFailsClearlyWhenDirectoryIsMissing) {
