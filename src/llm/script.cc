@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include "base/json_parse.h"
 #include "llm/json_util.h"
@@ -15,21 +16,38 @@ namespace meanwhile::llm {
 
 using nlohmann::json;
 
+Result<std::vector<ScriptLine>> parse_script_text(std::string_view text, std::string_view name) {
+  std::vector<ScriptLine> lines;
+  std::size_t pos = 0;
+  for (int number = 1; pos < text.size(); ++number) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos || line.substr(start).starts_with("//")) continue;
+    JsonParse parsed = parse_json(line);
+    if (!parsed.ok()) {
+      // parse_json's sentence says what is wrong (nlohmann's position-bearing message, or the
+      // nesting bound); a too-deep line also says what to do.
+      return make_error(fmt::format("{} line {}: {}{}", name, number, parsed.error,
+                                    parsed.too_deep ? " (a script message needs only a few levels: "
+                                                      "flatten it)"
+                                                    : ""));
+    }
+    lines.push_back(ScriptLine{number, std::move(parsed.value)});
+  }
+  return lines;
+}
+
 Result<std::vector<ScriptLine>> read_jsonl(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  std::vector<ScriptLine> lines;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos || line.compare(start, 2, "//") == 0) continue;
-    JsonParse parsed = parse_json(line);  // bounded nesting: a script may come with a repository
-    if (!parsed.ok()) return make_error(fmt::format("{} line {}: {}", path, number, parsed.error));
-    lines.push_back(ScriptLine{number, std::move(parsed.value)});
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
   if (in.bad()) return make_error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  return lines;
+  return parse_script_text(text.str(), path);
 }
 
 Result<Response> scripted_response(const json& entry, int& tool_ids_issued) {

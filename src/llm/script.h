@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,8 +28,12 @@ struct ScriptLine {
   nlohmann::json value;
 };
 
-// Reads the JSON value on each non-blank, non-comment line. An Error names the file and the
-// line of the first line that is not JSON.
+// Parses script text: the JSON value on each non-blank, non-comment line, through parse_json
+// (src/base/json_parse.h), so a line nested deeper than kMaxJsonDepth is refused before any tree
+// is built. An Error names `name` (the file) and the number of the first line that is not JSON.
+Result<std::vector<ScriptLine>> parse_script_text(std::string_view text, std::string_view name);
+
+// Reads the file at `path` and parses it with parse_script_text().
 Result<std::vector<ScriptLine>> read_jsonl(const std::string& path);
 
 // One scripted assistant message as a Response. `tool_ids_issued` counts generated tool_use

@@ -73,7 +73,9 @@ EnvBlock JobEnvironment::build(const std::vector<std::pair<std::string, std::str
   }
   // A later duplicate in the spec wins: add each key once, with its last value.
   for (std::size_t i = 0; i < spec_env.size(); ++i) {
-    const auto& [key, value] = spec_env[i];
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const auto& key = spec_env[i].first;
+    const auto& value = spec_env[i].second;
     bool later = std::any_of(spec_env.begin() + static_cast<std::ptrdiff_t>(i) + 1, spec_env.end(),
                              [&](const auto& var) { return var.first == key; });
     if (later || key == kJobIdVariable || key == proc::kMarkVariable) continue;

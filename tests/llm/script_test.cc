@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "fake_server_process.h"
+#include "llm/script.h"
 #include "llm_test_util.h"
 
 namespace meanwhile::llm::testing {
@@ -121,6 +122,42 @@ TEST_F(ScriptTest, MissingFile) {
   ASSERT_FALSE(provider.ok());
   EXPECT_NE(provider.error().find("nope.jsonl"), std::string::npos);
   EXPECT_NE(provider.error().find("No such file"), std::string::npos) << provider.error();
+}
+
+// Issue 9 item 1: a script line of 100,000 nested arrays (200 KB) used to parse into a tree
+// that the first copy (scripted_response) recursed through until the stack overflowed. It is
+// refused while parsing, with the file, the line and the bound named.
+TEST_F(ScriptTest, RefusesALineNestedTooDeep) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto provider = load("[{\"type\":\"text\",\"text\":\"ok\"}]\n" + deep + "\n");
+  ASSERT_FALSE(provider.ok());
+  EXPECT_NE(provider.error().find("script.jsonl line 2: JSON nested deeper than 64 levels"),
+            std::string::npos)
+      << provider.error();
+
+  auto lines = parse_script_text("// deep\n" + deep, "inline.jsonl");
+  ASSERT_FALSE(lines.ok());
+  EXPECT_NE(lines.error().find("inline.jsonl line 2: JSON nested deeper than 64 levels"),
+            std::string::npos)
+      << lines.error();
+
+  // At the bound a line still parses (and is then judged by the script format).
+  auto at_limit = parse_script_text(std::string(64, '[') + std::string(64, ']'), "ok.jsonl");
+  ASSERT_TRUE(at_limit.ok()) << at_limit.error();
+  EXPECT_EQ(at_limit->size(), 1u);
+}
+
+TEST(ParseScriptText, SplitsLinesLikeTheFile) {
+  auto lines = parse_script_text("// c\r\n\n  \t\n[1]\r\n  // indented comment\n{\"a\":2}", "t");
+  ASSERT_TRUE(lines.ok()) << lines.error();
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_EQ((*lines)[0].line_number, 4);
+  EXPECT_EQ((*lines)[0].value, json::array({1}));
+  EXPECT_EQ((*lines)[1].line_number, 6);
+  EXPECT_EQ((*lines)[1].value, json({{"a", 2}}));
+  auto bad = parse_script_text("[1]\n[2,\n", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("t line 2: "), std::string::npos) << bad.error();
 }
 
 TEST(MakeProvider, ChecksTheConfiguration) {
