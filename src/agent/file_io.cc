@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/open_beneath.h"
 #include "agent/tools_internal.h"
 
 namespace meanwhile {
@@ -48,8 +49,11 @@ std::string binary_refusal(const std::string& path, std::uint64_t size, const st
 Result<UniqueFd> open_for_reading(const WorkspacePath& wp, const std::string& shown,
                                   struct stat& st) {
   if (!wp.exists) return make_error(shown + ": no such file");
-  UniqueFd fd(::open(wp.absolute.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return make_error(shown + ": cannot open: " + errno_text(errno));
+  UniqueFd root(::open(wp.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return make_error("workspace " + wp.root + ": " + errno_text(errno));
+  UniqueFd fd = open_beneath(root.get(), wp.relative, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+  if (!fd && errno == ENOENT) return make_error(shown + ": no such file");
+  if (!fd) return make_error(shown + ": cannot open: " + beneath_error_text(errno));
   if (::fstat(fd.get(), &st) != 0) return make_error(shown + ": " + errno_text(errno));
   if (S_ISDIR(st.st_mode))
     return make_error(shown + " is a directory, not a file; list it with bash, e.g. `ls " + shown +
@@ -90,9 +94,28 @@ Result<std::string> read_all(int fd, const std::string& shown, std::size_t limit
   return data;
 }
 
-Status write_all(const std::string& absolute, const std::string& shown, std::string_view data) {
-  UniqueFd fd(::open(absolute.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666));
-  if (!fd) return make_error(shown + ": cannot open for writing: " + errno_text(errno));
+Result<WriteOutcome> write_beneath(const WorkspacePath& wp, const std::string& shown,
+                                   std::string_view data, bool create_parents) {
+  UniqueFd root(::open(wp.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return make_error("workspace " + wp.root + ": " + errno_text(errno));
+  if (wp.relative.empty()) return make_error(shown + " is a directory; give a file path");
+  std::string name;
+  UniqueFd parent = open_parent_beneath(root.get(), wp.relative, create_parents, name);
+  if (!parent)
+    return make_error(shown + ": cannot open its directory: " + beneath_error_text(errno));
+  WriteOutcome outcome;
+  struct stat st {};
+  if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) return make_error(shown + " is a directory; give a file path");
+    outcome.existed = true;
+    outcome.old_size = static_cast<std::uint64_t>(st.st_size);
+  }
+  // O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of hanging the tool.
+  UniqueFd fd =
+      open_beneath(parent.get(), name, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_NONBLOCK, 0666);
+  if (!fd) return make_error(shown + ": cannot open for writing: " + beneath_error_text(errno));
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return make_error(shown + " is not a regular file (a device, pipe or socket); not written");
   while (!data.empty()) {
     ssize_t n = ::write(fd.get(), data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
@@ -100,7 +123,7 @@ Status write_all(const std::string& absolute, const std::string& shown, std::str
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   if (::close(fd.release()) != 0) return make_error(shown + ": write failed: " + errno_text(errno));
-  return Ok{};
+  return outcome;
 }
 
 // "   12\tline" as cat -n prints it, the line cut when longer than kMaxLineBytes.

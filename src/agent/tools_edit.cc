@@ -126,7 +126,7 @@ ToolResult run_edit_file(const json& args, ToolContext& ctx) {
     copied = pos + old_text.size();
   }
   updated.append(file, copied);
-  if (auto written = write_all(wp->absolute, shown, updated); !written)
+  if (auto written = write_beneath(*wp, shown, updated, /*create_parents=*/false); !written)
     return error_result(written.error());
 
   std::string text;

@@ -8,7 +8,6 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -119,23 +118,12 @@ ToolResult write_file(const json& args, ToolContext& ctx) {
   auto wp = resolve_workspace_path(ctx.workspace, shown);
   if (!wp) return error_result(wp.error());
   if (auto ok = check_writable(*wp, shown, ctx); !ok) return error_result(ok.error());
-  struct stat st {};
-  bool existed = ::stat(wp->absolute.c_str(), &st) == 0;
-  if (existed && S_ISDIR(st.st_mode))
-    return error_result(shown + " is a directory; give a file path");
-  if (!existed) {
-    std::error_code ec;
-    std::filesystem::path parent = std::filesystem::path(wp->absolute).parent_path();
-    std::filesystem::create_directories(parent, ec);
-    if (ec)
-      return error_result(
-          fmt::format("{}: cannot create directory {}: {}", shown, parent.string(), ec.message()));
-  }
-  if (auto written = write_all(wp->absolute, shown, content); !written)
-    return error_result(written.error());
+  auto written = write_beneath(*wp, shown, content, /*create_parents=*/true);
+  if (!written) return error_result(written.error());
+  const bool existed = written->existed;
   std::string text =
       existed ? fmt::format("wrote {} bytes to {} (replaced its {} bytes)", content.size(),
-                            wp->display, st.st_size)
+                            wp->display, written->old_size)
               : fmt::format("wrote {} bytes to {} (new file)", content.size(), wp->display);
   json structured{{"path", wp->display}, {"bytes_written", content.size()}, {"created", !existed}};
   return ToolResult{std::move(text), std::move(structured), false};

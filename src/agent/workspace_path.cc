@@ -109,7 +109,9 @@ Result<WorkspacePath> resolve_workspace_path(const std::string& workspace,
   WorkspacePath out;
   out.absolute = current;
   out.exists = !missing;
-  out.display = current == root ? "." : current.substr(root == "/" ? 1 : root.size() + 1);
+  out.root = root;
+  out.relative = current == root ? "" : current.substr(root == "/" ? 1 : root.size() + 1);
+  out.display = current == root ? "." : out.relative;
   return out;
 }
 
