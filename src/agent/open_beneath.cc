@@ -25,8 +25,8 @@ bool split_relative(const std::string& relative, std::vector<std::string>& parts
   std::size_t start = 0;
   while (true) {
     std::size_t slash = relative.find('/', start);
-    std::string part = relative.substr(start, slash == std::string::npos ? std::string::npos
-                                                                         : slash - start);
+    std::string part =
+        relative.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (part.empty() || part == "." || part == "..") return false;
     parts.push_back(std::move(part));
     if (slash == std::string::npos) return true;
