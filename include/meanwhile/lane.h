@@ -88,6 +88,9 @@ struct JobInfo {
   bool output_open = false;      // someone still holds the job's output pipe
   bool stalled = false;          // running and silent for LaneOptions::stall_after
   bool ours = true;              // false: owned by another (or an earlier) host process
+  // Without a cgroup: some of the job's processes could not be told apart from another job's
+  // (see docs/DESIGN.md, "Finding a job's processes"); they may outlive a kill of this job.
+  bool tracking_incomplete = false;
 
   // exited with code 0.
   bool succeeded() const { return status == JobStatus::exited && exit_code == 0; }

@@ -127,6 +127,8 @@ std::string format_job_line(const JobInfo& job) {
   if (!job.descendants.empty() && is_terminal(job.status))
     line += fmt::format(", {} leftover process{} alive", job.descendants.size(),
                         job.descendants.size() == 1 ? "" : "es");
+  if (job.tracking_incomplete)
+    line += " (some of its processes could not be tracked without a cgroup: a kill may miss them)";
   if (!job.ours) line += " (another or an earlier session)";
   if (!job.last_line.empty()) line += " — last: " + one_line(job.last_line, kLastLineInList);
   return line;
@@ -167,6 +169,7 @@ json job_to_json(const JobInfo& job) {
       {"last_line", valid_utf8(job.last_line)},
       {"descendants", descendants},
       {"output_open", job.output_open},
+      {"tracking_incomplete", job.tracking_incomplete},
       {"stalled", job.stalled},
       {"ours", job.ours},
       {"succeeded", job.succeeded()},
@@ -219,6 +222,9 @@ json job_json_schema() {
            {"last_line", str("last non-empty output line")},
            {"descendants", {{"type", "array"}, {"items", {{"type", "integer"}}}}},
            {"output_open", boolean("something still holds the output pipe")},
+           {"tracking_incomplete",
+            boolean("without a cgroup, some of its processes could not be attributed to it: a "
+                    "kill may not reach them")},
            {"stalled", boolean("running and silent for a while")},
            {"ours", boolean("started by this session")},
            {"succeeded", boolean("exited with code 0")},

@@ -35,8 +35,13 @@ ToolResult background_kill(const json& args, ToolContext& ctx) {
   if (is_terminal(job.status) && job.descendants.empty()) {
     structured["signalled"] = false;
     structured["status"] = to_string(job.status);
-    return ToolResult{fmt::format("{} had already ended ({}); nothing is left to kill",
-                                  job_title(job), describe_outcome(job)),
+    return ToolResult{fmt::format("{} had already ended ({}); nothing is left to kill{}",
+                                  job_title(job), describe_outcome(job),
+                                  job.tracking_incomplete
+                                      ? " that could be traced to it (some of its processes "
+                                        "could not be told apart from another job's without a "
+                                        "cgroup)"
+                                      : ""),
                       std::move(structured), false};
   }
   if (auto killed = ctx.lane.kill(id); !killed)

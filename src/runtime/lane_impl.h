@@ -34,6 +34,7 @@
 #include "runtime/environment.h"
 #include "runtime/job_output.h"
 #include "runtime/note_queue.h"
+#include "runtime/process_tree.h"
 #include "runtime/spawn.h"
 #include "runtime/spawn_report.h"
 #include "runtime/store.h"
@@ -126,6 +127,7 @@ struct Job {
   JobOutput output;
   bool output_released = false;  // info.last_line holds the final value
   std::string cgroup_path;       // while the job has a cgroup: for get()'s descendants
+  JobTrace trace;                // without a cgroup: how its processes are found (process_tree.h)
   bool stdin_closed = false;     // closed by write_input(close) or by the job
   std::uint64_t stdin_queued = 0;
 
@@ -146,6 +148,9 @@ struct Job {
 };
 
 using JobPtr = std::shared_ptr<Job>;
+
+// Lanes open in this process: orphans can be attributed to a job only when there is one.
+int open_lane_count();
 
 class Lane::Impl : public ReapOwner {
  public:
@@ -229,6 +234,9 @@ class Lane::Impl : public ReapOwner {
   void signal_job(const JobPtr& job, int sig);
   void arm_grace(const JobPtr& job);
   void sweep_marks(std::vector<std::string> marks, int sig);
+  bool signal_traced(const JobPtr& job, int sig, const ProcessTree* tree = nullptr);
+  void sweep_leftovers(std::vector<JobPtr> jobs, int sig);
+  void adopt_orphans();
   void begin_shutdown(std::function<void()> on_complete);
   void check_shutdown_complete();
   void complete_shutdown();
@@ -269,7 +277,10 @@ class Lane::Impl : public ReapOwner {
   bool flush_now_ = false;  // a job without a row started: write it at the end of the batch
   std::unordered_map<pid_t, JobPtr> leaders_;  // leaders not reaped yet
   std::size_t pending_sweeps_ = 0;             // marker sweeps waiting for their SIGKILL
-  std::size_t pending_graces_ = 0;             // jobs waiting for their SIGKILL
+  asio::steady_timer orphan_timer_;            // adopt_orphans() after leaders without cgroup exit
+  bool orphan_scan_armed_ = false;
+  std::vector<JobPtr> recent_exits_;  // leaders without a cgroup gone since the last scan
+  std::size_t pending_graces_ = 0;    // jobs waiting for their SIGKILL
   bool shutting_down_ = false;
   bool closing_ = false;  // the destructor's shutdown: the lane will not be used again
   std::vector<std::function<void()>> shutdown_waiters_;

@@ -4,9 +4,13 @@
 //   - the leader, through its pidfd (its pid cannot be reused before the lane reaps it);
 //   - its process group (= the leader's pid, after setsid), while the leader is not reaped;
 //   - its cgroup, when it has one: every process it started, whatever they did;
-//   - otherwise the marker MEANWHILE_JOB_MARK=<store uuid>:<id> in /proc/*/environ, which
-//     descendants inherit through setsid and double forks. Each pid is pinned with a pidfd and
-//     re-checked before it is signalled.
+//   - without a cgroup, by parentage (process_tree.h): the host's descendants in the job's
+//     sessions and groups (kept signalling after the leader is reaped, while any is left), or
+//     below its leader or another member; orphans adopted by the host when a leader exits are
+//     attributed to its job by adopt_orphans();
+//   - and the marker MEANWHILE_JOB_MARK=<store uuid>:<id> in /proc/*/environ, which
+//     descendants inherit unless they clear their environment. Each pid is pinned with a pidfd
+//     and re-checked before it is signalled.
 // The host's own process group is never signalled.
 #include <signal.h>
 #include <sys/inotify.h>
@@ -14,6 +18,8 @@
 #include "runtime/pidfd.h"
 
 #include <asio/post.hpp>
+#include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "runtime/lane_impl.h"
@@ -36,8 +42,8 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
     job->end_reason = reason;
     job->end_error = std::move(error);
   }
-  if (!job->live) {  // finished and settled: leftovers can only be found by the marker
-    sweep_marks({job->mark}, SIGTERM);
+  if (!job->live) {  // finished and settled: leftovers are found by the marker or the trace
+    sweep_leftovers({job}, SIGTERM);
     return;
   }
   signal_job(job, SIGTERM);
@@ -47,6 +53,8 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
 void Lane::Impl::signal_job(const JobPtr& job, int sig) {
   LiveJob* live = job->live.get();
   const pid_t leader = live != nullptr ? live->pid : 0;
+  // Before the leader: once it dies its children are the host's, and their parentage is gone.
+  if (live == nullptr || !live->cgroup) signal_traced(job, sig);
   if (live != nullptr && !live->leader_reaped && leader > 0) {
     if (live->pidfd.is_open()) {
       sys::pidfd_send_signal(live->pidfd.native_handle(), sig);
@@ -78,6 +86,107 @@ void Lane::Impl::arm_grace(const JobPtr& job) {
     check_done(job);
     if (shutting_down_) check_shutdown_complete();
   });
+}
+
+bool Lane::Impl::signal_traced(const JobPtr& job, int sig, const ProcessTree* tree) {
+  std::optional<ProcessTree> scanned;
+  if (tree == nullptr) tree = &scanned.emplace(ProcessTree::scan(::getpid()));
+  const pid_t leader = job->live && !job->live->leader_reaped ? job->live->pid : 0;
+  JobTrace trace;
+  {
+    std::lock_guard lock(mu_);
+    trace = job->trace;
+  }
+  if (trace.ids.empty() && leader == 0) return false;
+  bool signalled = false;
+  for (pid_t pid : tree->members(leader, trace))
+    if (const proc::Stat* st = tree->find(pid))
+      signalled |= signal_if_same(pid, st->start_ticks, sig);
+  std::lock_guard lock(mu_);
+  trace.incomplete |= job->trace.incomplete;
+  job->trace = std::move(trace);
+  return signalled;
+}
+
+// Settled jobs (no LiveJob): their leftovers by marker and by trace; SIGKILL after the grace.
+void Lane::Impl::sweep_leftovers(std::vector<JobPtr> jobs, int sig) {
+  if (jobs.empty()) return;
+  std::vector<std::string> marks;
+  bool signalled = false;
+  std::optional<ProcessTree> tree;
+  for (const JobPtr& job : jobs) {
+    marks.push_back(job->mark);
+    bool traced;
+    {
+      std::lock_guard lock(mu_);
+      traced = !job->trace.ids.empty();
+    }
+    if (!traced) continue;
+    if (!tree) tree = ProcessTree::scan(::getpid());
+    signalled |= signal_traced(job, sig, &*tree);
+  }
+  sweep_marks(marks, sig);
+  if (sig != SIGTERM || !signalled) return;
+  ++pending_sweeps_;
+  auto timer = std::make_shared<asio::steady_timer>(io_, options_.kill_grace);
+  timer->async_wait([this, timer, jobs = std::move(jobs)](const asio::error_code&) mutable {
+    --pending_sweeps_;
+    std::optional<ProcessTree> tree;
+    for (const JobPtr& job : jobs) {
+      if (!tree) tree = ProcessTree::scan(::getpid());
+      signal_traced(job, SIGKILL, &*tree);
+    }
+    if (shutting_down_) check_shutdown_complete();
+  });
+}
+
+// Shortly after leaders without a cgroup exited: the host's children that no job's trace
+// claims were adopted from those leaders. With one such leader (and one lane in this process)
+// they are its job's; otherwise they cannot be attributed, and those jobs say so.
+void Lane::Impl::adopt_orphans() {
+  std::vector<JobPtr> exited = std::move(recent_exits_);
+  recent_exits_.clear();
+  if (exited.empty()) return;
+  ProcessTree tree = ProcessTree::scan(::getpid());
+  std::set<pid_t> leaders;
+  for (const auto& [pid, job] : leaders_) leaders.insert(pid);
+  std::vector<pid_t> orphans = tree.orphans(::getpid(), ::getsid(0), leaders);
+  if (orphans.empty()) return;
+  std::vector<JobPtr> traced;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, job] : jobs_)
+      if (!job->trace.ids.empty()) traced.push_back(job);
+  }
+  std::set<pid_t> claimed;
+  for (const JobPtr& job : traced) {
+    JobTrace trace;
+    {
+      std::lock_guard lock(mu_);
+      trace = job->trace;
+    }
+    const pid_t leader = job->live && !job->live->leader_reaped ? job->live->pid : 0;
+    for (pid_t pid : tree.members(leader, trace)) claimed.insert(pid);
+    std::lock_guard lock(mu_);
+    trace.incomplete |= job->trace.incomplete;
+    job->trace = std::move(trace);
+  }
+  std::erase_if(orphans, [&](pid_t pid) { return claimed.count(pid) != 0; });
+  if (orphans.empty()) return;
+  const bool one_owner = exited.size() == 1 && open_lane_count() == 1;
+  std::lock_guard lock(mu_);
+  for (const JobPtr& job : exited) {
+    if (!one_owner) {
+      job->trace.incomplete = true;
+      continue;
+    }
+    for (pid_t pid : orphans) {
+      const proc::Stat* st = tree.find(pid);
+      job->trace.members[pid] = st->start_ticks;
+      job->trace.ids.insert(st->session);
+      job->trace.ids.insert(st->pgrp);
+    }
+  }
 }
 
 void Lane::Impl::sweep_marks(std::vector<std::string> marks, int sig) {
@@ -115,7 +224,7 @@ void Lane::Impl::begin_shutdown(std::function<void()> on_complete) {
     jobs.reserve(jobs_.size());
     for (auto& [key, job] : jobs_) jobs.push_back(job);
   }
-  std::vector<std::string> settled_marks;  // finished jobs whose leftovers only the marker finds
+  std::vector<JobPtr> settled;  // finished jobs: leftovers found by the marker or the trace
   for (const JobPtr& job : jobs) {
     const JobStatus status = job->info.status;
     if (status == JobStatus::queued && !job->live) {
@@ -125,10 +234,10 @@ void Lane::Impl::begin_shutdown(std::function<void()> on_complete) {
     } else if (job->live) {
       kill_job(job, EndReason::killed, "");
     } else {
-      settled_marks.push_back(job->mark);
+      settled.push_back(job);
     }
   }
-  sweep_marks(std::move(settled_marks), SIGTERM);
+  sweep_leftovers(std::move(settled), SIGTERM);
   // Backstop: whatever still runs after the grace period and a little more is SIGKILLed.
   shutdown_timer_.expires_after(options_.kill_grace + std::chrono::milliseconds(1000));
   shutdown_timer_.async_wait([this](const asio::error_code& ec) {
@@ -148,6 +257,7 @@ void Lane::Impl::begin_shutdown(std::function<void()> on_complete) {
 
 bool Lane::Impl::anything_left() {
   std::unordered_set<std::string> marks;
+  std::vector<JobTrace> traces;
   {
     std::lock_guard lock(mu_);
     for (auto& [key, job] : jobs_) {
@@ -155,7 +265,13 @@ bool Lane::Impl::anything_left() {
         return true;
       }
       marks.insert(job->mark);
+      if (!job->trace.ids.empty()) traces.push_back(job->trace);
     }
+  }
+  if (!traces.empty()) {
+    ProcessTree tree = ProcessTree::scan(::getpid());
+    for (JobTrace& trace : traces)
+      if (!tree.members(0, trace).empty()) return true;
   }
   for (const auto& found : proc::find_marked(mark_prefix_)) {
     if (marks.count(found.mark) != 0) return true;

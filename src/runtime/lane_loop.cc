@@ -238,6 +238,10 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   }
   leaders_[pid] = job;
   live.pid = pid;
+  if (!live.cgroup) {
+    std::lock_guard lock(mu_);
+    job->trace.ids.insert(pid);  // the leader made its own session and group (setsid)
+  }
   // Async leaders come with their pidfd. Without one (vfork, fd limit) the exit still arrives
   // through SIGCHLD.
   if (!live.pidfd.is_open()) {
@@ -375,6 +379,18 @@ void Lane::Impl::on_leader_exit(const JobPtr& job, ExitStatus exit) {
   if (!job->live || job->live->leader_reaped) return;
   LiveJob& live = *job->live;
   leaders_.erase(live.pid);
+  if (!live.cgroup && live.spawn_error.empty()) {
+    // Its children were adopted by the host: learn which are the job's before it forgets.
+    recent_exits_.push_back(job);
+    if (!orphan_scan_armed_) {
+      orphan_scan_armed_ = true;
+      orphan_timer_.expires_after(std::chrono::milliseconds(20));
+      orphan_timer_.async_wait([this](const asio::error_code& ec) {
+        orphan_scan_armed_ = false;
+        if (!ec) adopt_orphans();
+      });
+    }
+  }
   if (live.pending) resolve_spawn(job);             // the child is gone: its reports are all there
   if (live.spawn_error.empty()) mark_running(job);  // it did run, however briefly
   // What the job printed before it ended belongs in its note (`sleep 300 & echo hi`).

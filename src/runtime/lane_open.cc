@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include <asio/post.hpp>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +42,14 @@ std::optional<rlimit> raise_fd_limit() {
 
 }  // namespace
 
+namespace {
+std::atomic<int> g_open_lanes{0};
+}  // namespace
+
+int open_lane_count() {
+  return g_open_lanes.load();
+}
+
 Lane::Impl::Impl(LaneOptions options)
     : options_(std::move(options)),
       notes_(options_.max_pending_notes),
@@ -49,7 +58,10 @@ Lane::Impl::Impl(LaneOptions options)
       shutdown_signals_(io_),
       shutdown_timer_(io_),
       flush_timer_(io_),
-      inotify_(io_) {}
+      inotify_(io_),
+      orphan_timer_(io_) {
+  ++g_open_lanes;
+}
 
 Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   std::error_code ec;
@@ -170,6 +182,7 @@ void Lane::Impl::run_loop() {
 }
 
 Lane::Impl::~Impl() {
+  --g_open_lanes;
   {
     std::lock_guard lock(mu_);
     closed_ = true;

@@ -1,5 +1,7 @@
 // Lane queries, on the caller's thread: snapshots under mu_, the store for rows of other (or
 // earlier) hosts, /proc only for the descendants of jobs that may have some.
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -18,6 +20,7 @@ struct DescendantQuery {
   JobInfo* info;
   std::string mark;
   std::string cgroup_path;
+  JobTrace trace;  // a copy: get() only reads the job
 };
 
 }  // namespace
@@ -35,6 +38,7 @@ JobInfo Lane::Impl::snapshot_locked(const Job& job) const {
   info.lines = job.output.lines();
   if (!job.output_released) info.last_line = job.output.last_line();
   info.ours = true;
+  info.tracking_incomplete = job.trace.incomplete;
   return info;
 }
 
@@ -43,12 +47,18 @@ static void fill_descendants(std::vector<DescendantQuery>& queries, const std::s
   std::unordered_map<std::string, std::vector<pid_t>> by_mark;
   bool scan = std::any_of(queries.begin(), queries.end(),
                           [](const DescendantQuery& q) { return q.cgroup_path.empty(); });
+  std::optional<ProcessTree> tree;
   if (scan) {
     for (auto& found : proc::find_marked(prefix)) by_mark[found.mark].push_back(found.pid);
+    tree = ProcessTree::scan(::getpid());
   }
   for (auto& q : queries) {
     std::vector<pid_t> pids =
         q.cgroup_path.empty() ? by_mark[q.mark] : CgroupTree::members(q.cgroup_path);
+    if (q.cgroup_path.empty()) {
+      const bool leader_alive = q.info->status == JobStatus::running;
+      for (pid_t pid : tree->members(leader_alive ? q.info->pid : 0, q.trace)) pids.push_back(pid);
+    }
     std::sort(pids.begin(), pids.end());
     pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
     std::erase(pids, q.info->pid);
@@ -58,7 +68,8 @@ static void fill_descendants(std::vector<DescendantQuery>& queries, const std::s
 
 // Running jobs, and finished ones whose output pipe is still held or whose cgroup is not empty.
 static bool may_have_descendants(const Job& job) {
-  return job.info.status == JobStatus::running || job.info.output_open || !job.cgroup_path.empty();
+  return job.info.status == JobStatus::running || job.info.output_open ||
+         !job.cgroup_path.empty() || !job.trace.empty();
 }
 
 Result<JobInfo> Lane::Impl::get(const JobId& id) const {
@@ -72,7 +83,7 @@ Result<JobInfo> Lane::Impl::get(const JobId& id) const {
     if (it != jobs_.end()) {
       info = snapshot_locked(*it->second);
       if (may_have_descendants(*it->second)) {
-        queries.push_back({&info, it->second->mark, it->second->cgroup_path});
+        queries.push_back({&info, it->second->mark, it->second->cgroup_path, it->second->trace});
       }
     }
   }
@@ -134,7 +145,7 @@ std::vector<JobInfo> Lane::Impl::list(std::size_t limit) const {
       auto key = parse_id(info.id);
       auto it = key ? jobs_.find(*key) : jobs_.end();
       if (it != jobs_.end() && may_have_descendants(*it->second)) {
-        queries.push_back({&info, it->second->mark, it->second->cgroup_path});
+        queries.push_back({&info, it->second->mark, it->second->cgroup_path, it->second->trace});
       }
     }
   }

@@ -3,6 +3,7 @@
 // survived (found by the marker); a SIGTERMed host kills its jobs and records it before dying.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -39,7 +40,8 @@ struct Host {
 // use_cgroups=false: the job's leftovers can then only be found through the store and their
 // mark. (A dead host's job cgroups are emptied by any lane that opens on this machine, such as
 // a test running in parallel, which would race with what a test checks.)
-Host start_host(const std::string& data_dir, const std::string& command, bool use_cgroups = true) {
+Host start_host(const std::string& data_dir, const std::string& command, bool use_cgroups = true,
+                bool as_nobody = false) {
   Host host;
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return host;
@@ -48,11 +50,16 @@ Host start_host(const std::string& data_dir, const std::string& command, bool us
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   std::string path = LANE_HOST_HELPER;
   std::string no_cgroups = "--no-cgroups";
-  std::vector<char*> argv = {path.data(), const_cast<char*>(data_dir.c_str()),
-                             const_cast<char*>(command.c_str())};
+  std::vector<std::string> setpriv = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+                                      "--clear-groups"};
+  std::vector<char*> argv;
+  if (as_nobody)
+    for (auto& word : setpriv) argv.push_back(word.data());
+  argv.insert(argv.end(), {path.data(), const_cast<char*>(data_dir.c_str()),
+                           const_cast<char*>(command.c_str())});
   if (!use_cgroups) argv.push_back(no_cgroups.data());
   argv.push_back(nullptr);
-  int rc = ::posix_spawn(&host.pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+  int rc = ::posix_spawn(&host.pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   if (rc != 0) {
@@ -174,6 +181,49 @@ TEST(RestartTest, OnSignalIsCalledAfterTheJobsAreKilled) {
   EXPECT_EQ((*lane)->get(id)->status, JobStatus::killed);
   // The lane still works afterwards.
   EXPECT_EQ(wait_done(**lane, submit_ok(**lane, shell("true"))).status, JobStatus::exited);
+}
+
+// Issue 9 item 5, as an unprivileged user without a cgroup (nobody when the test runs as
+// root; the user running it otherwise): `env -i` drops the marker, `setsid` leaves the job's
+// session, and both still die with their host.
+std::vector<pid_t> sleeping(const std::string& seconds) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    if (read_file("/proc/" + name + "/cmdline") == std::string("sleep\0", 6) + seconds + '\0')
+      found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+TEST(RestartTest, UnprivilegedHostKillsEscapeesThatDroppedTheMarker) {
+  TempDir dir;
+  const bool as_nobody = ::getuid() == 0;
+  if (as_nobody) {
+    ASSERT_EQ(::chown(dir.path().c_str(), 65534, 65534), 0);
+  }
+  const std::string a = std::to_string(6000 + ::getpid() % 1000);
+  const std::string b = std::to_string(7000 + ::getpid() % 1000);
+  Host host = start_host(dir / "data",
+                         "env -i sleep " + a + " >/dev/null 2>&1 & setsid env -i sleep " + b +
+                             " >/dev/null 2>&1 & exec sleep 300",
+                         /*use_cgroups=*/false, as_nobody);
+  ASSERT_GT(host.pid, 0);
+  ASSERT_FALSE(host.job.empty()) << "the helper did not start its job";
+  ASSERT_TRUE(eventually([&] { return sleeping(a).size() == 1 && sleeping(b).size() == 1; }));
+  const pid_t in_session = sleeping(a)[0], own_session = sleeping(b)[0];
+  if (as_nobody) {
+    struct stat st {};
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(own_session)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u) << "the job runs as nobody";
+  }
+  ::kill(host.pid, SIGTERM);
+  host.wait_exit();
+  EXPECT_TRUE(eventually([&] { return !alive(in_session) && !alive(own_session); }))
+      << "the marker-less processes outlived their host";
+  for (const std::string& seconds : {a, b})  // should any be left
+    for (pid_t pid : sleeping(seconds)) ::kill(pid, SIGKILL);
 }
 
 }  // namespace
