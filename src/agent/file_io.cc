@@ -45,13 +45,24 @@ std::string binary_refusal(const std::string& path, std::uint64_t size, const st
       path, format_bytes(size), reason, tool, path, path);
 }
 
+namespace {
+
+// A handle on the workspace, which open_beneath() resolves below.
+Result<UniqueFd> open_root(const WorkspacePath& wp) {
+  UniqueFd root(::open(wp.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return make_error("workspace " + wp.root + ": " + errno_text(errno));
+  return root;
+}
+
+}  // namespace
+
 // Opens an existing regular file for reading, with errors that name `shown`.
 Result<UniqueFd> open_for_reading(const WorkspacePath& wp, const std::string& shown,
                                   struct stat& st) {
   if (!wp.exists) return make_error(shown + ": no such file");
-  UniqueFd root(::open(wp.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return make_error("workspace " + wp.root + ": " + errno_text(errno));
-  UniqueFd fd = open_beneath(root.get(), wp.relative, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+  auto root = open_root(wp);
+  if (!root) return make_error(root.error());
+  UniqueFd fd = open_beneath(root->get(), wp.relative, O_RDONLY | O_NOCTTY | O_NONBLOCK);
   if (!fd && errno == ENOENT) return make_error(shown + ": no such file");
   if (!fd) return make_error(shown + ": cannot open: " + beneath_error_text(errno));
   if (::fstat(fd.get(), &st) != 0) return make_error(shown + ": " + errno_text(errno));
@@ -96,11 +107,11 @@ Result<std::string> read_all(int fd, const std::string& shown, std::size_t limit
 
 Result<WriteOutcome> write_beneath(const WorkspacePath& wp, const std::string& shown,
                                    std::string_view data, bool create_parents) {
-  UniqueFd root(::open(wp.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return make_error("workspace " + wp.root + ": " + errno_text(errno));
+  auto root = open_root(wp);
+  if (!root) return make_error(root.error());
   if (wp.relative.empty()) return make_error(shown + " is a directory; give a file path");
   std::string name;
-  UniqueFd parent = open_parent_beneath(root.get(), wp.relative, create_parents, name);
+  UniqueFd parent = open_parent_beneath(root->get(), wp.relative, create_parents, name);
   if (!parent)
     return make_error(shown + ": cannot open its directory: " + beneath_error_text(errno));
   WriteOutcome outcome;

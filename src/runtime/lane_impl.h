@@ -234,6 +234,8 @@ class Lane::Impl : public ReapOwner {
   void signal_job(const JobPtr& job, int sig);
   void arm_grace(const JobPtr& job);
   void sweep_marks(std::vector<std::string> marks, int sig);
+  // The job's processes in `tree` by its trace; updates the trace (process_tree.h).
+  std::vector<pid_t> traced_members(const JobPtr& job, const ProcessTree& tree);
   bool signal_traced(const JobPtr& job, int sig, const ProcessTree* tree = nullptr);
   void sweep_leftovers(std::vector<JobPtr> jobs, int sig);
   void adopt_orphans();

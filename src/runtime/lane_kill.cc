@@ -88,23 +88,28 @@ void Lane::Impl::arm_grace(const JobPtr& job) {
   });
 }
 
-bool Lane::Impl::signal_traced(const JobPtr& job, int sig, const ProcessTree* tree) {
-  std::optional<ProcessTree> scanned;
-  if (tree == nullptr) tree = &scanned.emplace(ProcessTree::scan(::getpid()));
+std::vector<pid_t> Lane::Impl::traced_members(const JobPtr& job, const ProcessTree& tree) {
   const pid_t leader = job->live && !job->live->leader_reaped ? job->live->pid : 0;
   JobTrace trace;
   {
     std::lock_guard lock(mu_);
+    if (job->trace.ids.empty() && leader == 0) return {};
     trace = job->trace;
   }
-  if (trace.ids.empty() && leader == 0) return false;
-  bool signalled = false;
-  for (pid_t pid : tree->members(leader, trace))
-    if (const proc::Stat* st = tree->find(pid))
-      signalled |= signal_if_same(pid, st->start_ticks, sig);
+  std::vector<pid_t> members = tree.members(leader, trace);
   std::lock_guard lock(mu_);
   trace.incomplete |= job->trace.incomplete;
   job->trace = std::move(trace);
+  return members;
+}
+
+bool Lane::Impl::signal_traced(const JobPtr& job, int sig, const ProcessTree* tree) {
+  std::optional<ProcessTree> scanned;
+  if (tree == nullptr) tree = &scanned.emplace(ProcessTree::scan(::getpid()));
+  bool signalled = false;
+  for (pid_t pid : traced_members(job, *tree))
+    if (const proc::Stat* st = tree->find(pid))
+      signalled |= signal_if_same(pid, st->start_ticks, sig);
   return signalled;
 }
 
@@ -113,17 +118,10 @@ void Lane::Impl::sweep_leftovers(std::vector<JobPtr> jobs, int sig) {
   if (jobs.empty()) return;
   std::vector<std::string> marks;
   bool signalled = false;
-  std::optional<ProcessTree> tree;
+  const ProcessTree tree = ProcessTree::scan(::getpid());
   for (const JobPtr& job : jobs) {
     marks.push_back(job->mark);
-    bool traced;
-    {
-      std::lock_guard lock(mu_);
-      traced = !job->trace.ids.empty();
-    }
-    if (!traced) continue;
-    if (!tree) tree = ProcessTree::scan(::getpid());
-    signalled |= signal_traced(job, sig, &*tree);
+    signalled |= signal_traced(job, sig, &tree);
   }
   sweep_marks(marks, sig);
   if (sig != SIGTERM || !signalled) return;
@@ -131,18 +129,16 @@ void Lane::Impl::sweep_leftovers(std::vector<JobPtr> jobs, int sig) {
   auto timer = std::make_shared<asio::steady_timer>(io_, options_.kill_grace);
   timer->async_wait([this, timer, jobs = std::move(jobs)](const asio::error_code&) mutable {
     --pending_sweeps_;
-    std::optional<ProcessTree> tree;
-    for (const JobPtr& job : jobs) {
-      if (!tree) tree = ProcessTree::scan(::getpid());
-      signal_traced(job, SIGKILL, &*tree);
-    }
+    const ProcessTree tree = ProcessTree::scan(::getpid());
+    for (const JobPtr& job : jobs) signal_traced(job, SIGKILL, &tree);
     if (shutting_down_) check_shutdown_complete();
   });
 }
 
-// Shortly after leaders without a cgroup exited: the host's children that no job's trace
-// claims were adopted from those leaders. With one such leader (and one lane in this process)
-// they are its job's; otherwise they cannot be attributed, and those jobs say so.
+// Shortly after leaders without a cgroup exited (one /proc scan per 20 ms window): the host's
+// children that no job's trace claims were adopted from those leaders. With one such leader (and
+// one lane in this process) they are its job's; otherwise they cannot be attributed, and those jobs
+// say so.
 void Lane::Impl::adopt_orphans() {
   std::vector<JobPtr> exited = std::move(recent_exits_);
   recent_exits_.clear();
@@ -151,7 +147,7 @@ void Lane::Impl::adopt_orphans() {
   std::set<pid_t> leaders;
   for (const auto& [pid, job] : leaders_) leaders.insert(pid);
   std::vector<pid_t> orphans = tree.orphans(::getpid(), ::getsid(0), leaders);
-  if (orphans.empty()) return;
+  // Every trace is brought up to date (and emptied once its job has no process left) first.
   std::vector<JobPtr> traced;
   {
     std::lock_guard lock(mu_);
@@ -159,18 +155,8 @@ void Lane::Impl::adopt_orphans() {
       if (!job->trace.ids.empty()) traced.push_back(job);
   }
   std::set<pid_t> claimed;
-  for (const JobPtr& job : traced) {
-    JobTrace trace;
-    {
-      std::lock_guard lock(mu_);
-      trace = job->trace;
-    }
-    const pid_t leader = job->live && !job->live->leader_reaped ? job->live->pid : 0;
-    for (pid_t pid : tree.members(leader, trace)) claimed.insert(pid);
-    std::lock_guard lock(mu_);
-    trace.incomplete |= job->trace.incomplete;
-    job->trace = std::move(trace);
-  }
+  for (const JobPtr& job : traced)
+    for (pid_t pid : traced_members(job, tree)) claimed.insert(pid);
   std::erase_if(orphans, [&](pid_t pid) { return claimed.count(pid) != 0; });
   if (orphans.empty()) return;
   const bool one_owner = exited.size() == 1 && open_lane_count() == 1;

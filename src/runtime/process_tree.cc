@@ -36,6 +36,7 @@ ProcessTree ProcessTree::scan(pid_t host) {
   }
   for (auto& [pid, st] : all)
     if (pid != host && below[pid]) tree.procs_.emplace(pid, st);
+  for (const auto& [pid, st] : tree.procs_) tree.children_[st.ppid].push_back(pid);
   return tree;
 }
 
@@ -45,8 +46,6 @@ const proc::Stat* ProcessTree::find(pid_t pid) const {
 }
 
 std::vector<pid_t> ProcessTree::members(pid_t live_leader, JobTrace& trace) const {
-  std::unordered_map<pid_t, std::vector<pid_t>> children;
-  for (const auto& [pid, st] : procs_) children[st.ppid].push_back(pid);
   std::set<pid_t> found;
   std::deque<pid_t> todo;
   auto take = [&](pid_t pid) {
@@ -70,13 +69,20 @@ std::vector<pid_t> ProcessTree::members(pid_t live_leader, JobTrace& trace) cons
       trace.members[pid] = st.start_ticks;
       grew |= trace.ids.insert(st.session).second;
       grew |= trace.ids.insert(st.pgrp).second;
-      if (auto it = children.find(pid); it != children.end())
+      if (auto it = children_.find(pid); it != children_.end())
         for (pid_t child : it->second) take(child);
     }
   }
-  // Forget members that are gone, so the trace stays as small as the job.
+  // Keep only what is still in use, so the trace stays as small as the job.
   for (auto it = trace.members.begin(); it != trace.members.end();)
     it = found.count(it->first) != 0 ? std::next(it) : trace.members.erase(it);
+  trace.ids.clear();
+  for (pid_t pid : found) {
+    const proc::Stat& st = procs_.at(pid);
+    trace.ids.insert(st.session);
+    trace.ids.insert(st.pgrp);
+  }
+  if (live_leader > 0) trace.ids.insert(live_leader);
   found.erase(live_leader);
   trace.members.erase(live_leader);
   return {found.begin(), found.end()};

@@ -36,7 +36,8 @@ class ProcessTree {
   static ProcessTree scan(pid_t host);
 
   // The job's processes now (leader excluded). `live_leader`: the leader's pid while it is not
-  // reaped, else 0. Adds what it finds to `trace` (members, their sessions and groups).
+  // reaped, else 0. Leaves in `trace` what it found: the members, and only the session and
+  // group ids still in use (a number no process holds any more could be reused).
   std::vector<pid_t> members(pid_t live_leader, JobTrace& trace) const;
 
   // The host's direct children that are neither in `host_session` nor in `leaders`: processes
@@ -47,6 +48,7 @@ class ProcessTree {
 
  private:
   std::unordered_map<pid_t, proc::Stat> procs_;
+  std::unordered_map<pid_t, std::vector<pid_t>> children_;  // by parent
 };
 
 // Sends `sig` to `pid` if it is still the process that started at `start_ticks` (pinned with a

@@ -124,6 +124,22 @@ inline int zombie_children() {
 }
 
 // Pids of processes whose environment has NAME=VALUE.
+// Processes running `sleep SECONDS` (found by command line: their environment may be empty),
+// and when `cwd` is given, only those working there.
+inline std::vector<pid_t> sleeping(const std::string& seconds, const std::string& cwd = "") {
+  std::vector<pid_t> found;
+  for (const auto& dir : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = dir.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    if (read_file(dir.path().string() + "/cmdline") != std::string("sleep\0", 6) + seconds + '\0')
+      continue;
+    std::error_code ec;
+    if (!cwd.empty() && std::filesystem::read_symlink(dir.path() / "cwd", ec) != cwd) continue;
+    found.push_back(std::atoi(name.c_str()));
+  }
+  return found;
+}
+
 inline std::vector<pid_t> processes_with_env(const std::string& entry) {
   std::vector<pid_t> pids;
   for (const auto& dir : std::filesystem::directory_iterator("/proc")) {

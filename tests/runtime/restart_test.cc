@@ -186,17 +186,6 @@ TEST(RestartTest, OnSignalIsCalledAfterTheJobsAreKilled) {
 // Issue 9 item 5, as an unprivileged user without a cgroup (nobody when the test runs as
 // root; the user running it otherwise): `env -i` drops the marker, `setsid` leaves the job's
 // session, and both still die with their host.
-std::vector<pid_t> sleeping(const std::string& seconds) {
-  std::vector<pid_t> found;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
-    if (read_file("/proc/" + name + "/cmdline") == std::string("sleep\0", 6) + seconds + '\0')
-      found.push_back(std::stoi(name));
-  }
-  return found;
-}
-
 TEST(RestartTest, UnprivilegedHostKillsEscapeesThatDroppedTheMarker) {
   TempDir dir;
   const bool as_nobody = ::getuid() == 0;
