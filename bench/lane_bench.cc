@@ -6,9 +6,11 @@
 //   lane_bench bigout [BYTES=1e9]          one job printing BYTES: wall, peak RSS, bytes logged
 //   lane_bench grandchild                  `sleep 20 & echo hi`: time until the finished note
 //   lane_bench exitnote [N=200]            job exit (stamped by the job) -> note received
+//   lane_bench watchdog [N=20]             N lanes in turn, each running one `true`: lane open ->
+//                                          first finished note, and the watchdog's RSS and PSS
 // Options (after the scenario's numbers): --dir BASE (temp data dirs go under BASE; default
-// $TMPDIR or /tmp), --no-cgroups, --max-slots N (default: unlimited, as the lane's default),
-// --stamp PATH (default: `stamp` beside this binary).
+// $TMPDIR or /tmp), --no-cgroups, --no-watchdog, --max-slots N (default: unlimited, as the
+// lane's default), --stamp PATH (default: `stamp` beside this binary).
 // Run one scenario per process: peak RSS (VmHWM) is a per-process figure.
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +42,7 @@ struct Config {
   std::string base_dir;
   std::string stamp_path;
   bool cgroups = true;
+  bool watchdog = true;
   std::size_t max_slots = 0;  // LaneOptions::max_slots (0: unlimited, the lane's default)
 };
 
@@ -73,6 +77,7 @@ std::unique_ptr<Lane> open_lane(const Config& config, const TempDir& dir,
   options.workspace = dir.path();
   options.data_dir = dir.path() + "/data";
   options.use_cgroups = config.cgroups;
+  options.watchdog = config.watchdog;
   options.max_slots = config.max_slots;
   options.log_cap_bytes = log_cap_bytes;
   auto lane = Lane::open(options);
@@ -102,8 +107,10 @@ Note wait_finished(Lane& lane, const meanwhile::JobId& id, std::chrono::millisec
 }
 
 Json base_figures(const Config& config) {
-  return Json{
-      {"scenario", config.scenario}, {"cgroups", config.cgroups}, {"max_slots", config.max_slots}};
+  return Json{{"scenario", config.scenario},
+              {"cgroups", config.cgroups},
+              {"watchdog", config.watchdog},
+              {"max_slots", config.max_slots}};
 }
 
 void print(const Json& figures) {
@@ -295,11 +302,61 @@ int exitnote(const Config& config, long long n) {
   return 0;
 }
 
+// The watchdog child of this process once it has loaded (it names itself), or 0.
+pid_t loaded_watchdog() {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    if (bench::read_text("/proc/" + name + "/comm") != "mw-watchdog\n") continue;
+    const std::string stat = bench::read_text("/proc/" + name + "/stat");
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    if (std::atoi(stat.c_str() + close + 4) == ::getpid()) return std::atoi(name.c_str());
+  }
+  return 0;
+}
+
+// A "Key:   123 kB" figure from a /proc status-like file, in kB (-1 when absent).
+long long kb_field(const std::string& text, const std::string& key) {
+  const auto at = text.find(key + ":");
+  return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + key.size() + 1);
+}
+
+// What the watchdog costs: a lane's first job (which starts it) and its memory.
+int watchdog(const Config& config, long long n) {
+  std::vector<double> first_us;
+  long long rss_kb = -1, pss_kb = -1;
+  for (long long i = 0; i < n; ++i) {
+    TempDir dir(config.base_dir);
+    const auto start = bench::now_ns();
+    auto lane = open_lane(config, dir);
+    wait_finished(*lane, submit(*lane, "true"), 10s);
+    first_us.push_back((bench::now_ns() - start) / 1e3);
+    if (i == 0 && config.watchdog) {
+      pid_t pid = 0;
+      for (int tries = 0; tries < 200 && (pid = loaded_watchdog()) == 0; ++tries) {
+        std::this_thread::sleep_for(5ms);
+      }
+      if (pid == 0) fail("no watchdog process found");
+      rss_kb = kb_field(bench::read_text("/proc/" + std::to_string(pid) + "/status"), "VmRSS");
+      pss_kb = kb_field(bench::read_text("/proc/" + std::to_string(pid) + "/smaps_rollup"), "Pss");
+    }
+  }
+  Json figures = base_figures(config);
+  figures.update({{"n", n},
+                  {"open_to_first_note_p50_us", bench::percentile(first_us, 50)},
+                  {"open_to_first_note_p99_us", bench::percentile(first_us, 99)},
+                  {"watchdog_rss_kb", rss_kb},
+                  {"watchdog_pss_kb", pss_kb}});
+  print(figures);
+  return 0;
+}
+
 int usage() {
   std::fputs(
       "usage: lane_bench roundtrip [N] | burst [N] | concurrent [N] [SECS] | bigout [BYTES] |\n"
-      "                  grandchild | exitnote [N]\n"
-      "       options: --dir BASE, --no-cgroups, --max-slots N, --stamp PATH\n",
+      "                  grandchild | exitnote [N] | watchdog [N]\n"
+      "       options: --dir BASE, --no-cgroups, --no-watchdog, --max-slots N, --stamp PATH\n",
       stderr);
   return 2;
 }
@@ -316,6 +373,8 @@ std::optional<Config> parse(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--no-cgroups") {
       config.cgroups = false;
+    } else if (arg == "--no-watchdog") {
+      config.watchdog = false;
     } else if (arg == "--max-slots" && i + 1 < argc) {
       long long slots = bench::parse_count(argc, argv, ++i, 0);
       if (slots <= 0) return std::nullopt;
@@ -346,5 +405,6 @@ int main(int argc, char** argv) {
   if (s == "bigout") return bigout(*config, number(0, 1'000'000'000));
   if (s == "grandchild") return grandchild(*config);
   if (s == "exitnote") return exitnote(*config, number(0, 200));
+  if (s == "watchdog") return watchdog(*config, number(0, 20));
   return usage();
 }

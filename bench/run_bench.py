@@ -107,6 +107,7 @@ def main():
         "concurrent_secs": 2,
         "bigout": 100_000_000 if quick else 1_000_000_000,
         "exitnote": 50 if quick else 200,
+        "watchdog": 10 if quick else 40,
         "agent_runs": 3 if quick else 7,
     }
     build = os.path.abspath(args.build)
@@ -144,6 +145,7 @@ def main():
              ["bigout", str(big)] + base, ["bigout", str(big)], 600),
             ("grandchild", None, ["grandchild"] + base, ["grandchild"], 120),
             ("exitnote", None, ["exitnote", str(sizes["exitnote"])] + base, None, 300),
+            ("watchdog", None, ["watchdog", str(sizes["watchdog"])] + base, None, 300),
         ]
         for scenario, raw_args, lane_args, seed_args, timeout in plan:
             sync = scenario == "bigout"  # each writes 1 GB: start from clean page cache
@@ -156,6 +158,16 @@ def main():
                     os.sync()
                 results["lane"][scenario] = run_json([lane] + lane_args, timeout,
                                                      f"lane {scenario}")
+                # What the watchdog and the tracing without cgroups cost: the same scenario
+                # without them, right after.
+                if scenario in ("roundtrip", "burst", "watchdog"):
+                    results["lane"][scenario + "_no_watchdog"] = run_json(
+                        [lane] + lane_args + ["--no-watchdog"], timeout,
+                        f"lane {scenario} without the watchdog")
+                if scenario in ("roundtrip", "burst"):
+                    results["lane"][scenario + "_no_cgroups"] = run_json(
+                        [lane] + lane_args + ["--no-cgroups"], timeout,
+                        f"lane {scenario} without cgroups (tracing by parentage)")
                 if scenario == "roundtrip" and os.path.isdir("/dev/shm"):
                     # diagnostic: the same with the lane's data dir in memory
                     results["lane"]["roundtrip_tmpfs"] = run_json(

@@ -194,12 +194,15 @@ void CgroupTree::reclaim_dead_hosts() const {
     if (!parse_tree_name(name, &pid, &ticks)) return;
     auto st = proc::read_stat(pid);
     if (st && st->start_ticks == ticks) return;  // its host is alive
-    std::string tree = base_ + "/" + name;
-    kill_tree(tree, has_kill_);
-    // Killed processes leave the cgroup as they exit; what is still busy goes next time.
-    for_each_entry(tree, [&](const std::string& job) { ::rmdir((tree + "/" + job).c_str()); });
-    ::rmdir(tree.c_str());
+    end_host_tree(base_ + "/" + name);
   });
+}
+
+void CgroupTree::end_host_tree(const std::string& tree) {
+  kill_tree(tree, ::access((tree + "/cgroup.kill").c_str(), W_OK) == 0);
+  // Killed processes leave the cgroup as they exit; what is still busy goes next time.
+  for_each_entry(tree, [&](const std::string& job) { ::rmdir((tree + "/" + job).c_str()); });
+  ::rmdir(tree.c_str());
 }
 
 }  // namespace meanwhile

@@ -49,6 +49,9 @@ class CgroupTree {
   // Ends the processes left in the cgroup trees of meanwhile hosts that died (found under the
   // same parent as ours) and removes those trees.
   void reclaim_dead_hosts() const;
+  // SIGKILLs everything in one host's tree (`path()` of its CgroupTree) and removes what is
+  // empty: for the watchdog (watchdog.h), once that host died.
+  static void end_host_tree(const std::string& tree);
 
  private:
   CgroupTree(std::string base, std::string path, bool has_kill);

@@ -40,6 +40,7 @@
 #include "runtime/store.h"
 #include "runtime/unique_fd.h"
 #include "runtime/watch_regex.h"
+#include "runtime/watchdog.h"
 
 namespace meanwhile {
 
@@ -137,11 +138,12 @@ struct Job {
   std::unique_ptr<LiveJob> live;
   std::vector<std::uint64_t> dependents;  // queued jobs that run after this one
   std::size_t deps_pending = 0;
-  std::string skip_reason;  // set at submit when a job in `after` already failed
-  bool ready = false;       // in Impl::ready_
-  bool holds_slot = false;  // its leader was started and counts against max_slots
-  bool dirty = false;       // in Impl::dirty_
-  bool stored = false;      // its row is in the store (written by flush_store)
+  std::string skip_reason;        // set at submit when a job in `after` already failed
+  bool watchdog_dropped = false;  // the watchdog holds no pidfd of it (watchdog.h)
+  bool ready = false;             // in Impl::ready_
+  bool holds_slot = false;        // its leader was started and counts against max_slots
+  bool dirty = false;             // in Impl::dirty_
+  bool stored = false;            // its row is in the store (written by flush_store)
   std::string stdin_pending;
   std::size_t stdin_offset = 0;
   bool stdin_close_requested = false;
@@ -239,6 +241,10 @@ class Lane::Impl : public ReapOwner {
   bool signal_traced(const JobPtr& job, int sig, const ProcessTree* tree = nullptr);
   void sweep_leftovers(std::vector<JobPtr> jobs, int sig);
   void adopt_orphans();
+  // The watchdog (started on first use; null when disabled or it cannot start).
+  Watchdog* watchdog();
+  // Tells the watchdog of trace members added since `before`, or that none is left.
+  void report_trace(const JobPtr& job, const std::map<pid_t, std::uint64_t>& before);
   void begin_shutdown(std::function<void()> on_complete);
   void check_shutdown_complete();
   void complete_shutdown();
@@ -281,8 +287,10 @@ class Lane::Impl : public ReapOwner {
   std::size_t pending_sweeps_ = 0;             // marker sweeps waiting for their SIGKILL
   asio::steady_timer orphan_timer_;            // adopt_orphans() after leaders without cgroup exit
   bool orphan_scan_armed_ = false;
-  std::vector<JobPtr> recent_exits_;  // leaders without a cgroup gone since the last scan
-  std::size_t pending_graces_ = 0;    // jobs waiting for their SIGKILL
+  std::vector<JobPtr> recent_exits_;    // leaders without a cgroup gone since the last scan
+  std::unique_ptr<Watchdog> watchdog_;  // started with the first job (watchdog.h)
+  bool watchdog_failed_ = false;        // it could not start: not tried again
+  std::size_t pending_graces_ = 0;      // jobs waiting for their SIGKILL
   bool shutting_down_ = false;
   bool closing_ = false;  // the destructor's shutdown: the lane will not be used again
   std::vector<std::function<void()>> shutdown_waiters_;

@@ -18,9 +18,11 @@
 #include "runtime/pidfd.h"
 
 #include <asio/post.hpp>
+#include <cstdio>
 #include <optional>
 #include <set>
 #include <unordered_set>
+#include <utility>
 
 #include "runtime/lane_impl.h"
 #include "runtime/proc.h"
@@ -97,10 +99,50 @@ std::vector<pid_t> Lane::Impl::traced_members(const JobPtr& job, const ProcessTr
     trace = job->trace;
   }
   std::vector<pid_t> members = tree.members(leader, trace);
-  std::lock_guard lock(mu_);
-  trace.incomplete |= job->trace.incomplete;
-  job->trace = std::move(trace);
+  std::map<pid_t, std::uint64_t> before;
+  {
+    std::lock_guard lock(mu_);
+    trace.incomplete |= job->trace.incomplete;
+    before = std::exchange(job->trace, std::move(trace)).members;
+  }
+  report_trace(job, before);
   return members;
+}
+
+Watchdog* Lane::Impl::watchdog() {
+  if (watchdog_ || watchdog_failed_ || !options_.watchdog) return watchdog_.get();
+  WatchdogConfig config;
+  config.mark_prefix = mark_prefix_;
+  config.db_path = options_.data_dir + "/jobs.db";
+  config.data_dir = options_.data_dir;
+  if (cgroups_) config.cgroup_tree = cgroups_->path();
+  auto started = Watchdog::start(io_, config);
+  if (!started) {
+    watchdog_failed_ = true;
+    std::fprintf(stderr,
+                 "meanwhile: %s: if this process is killed, its jobs' processes may "
+                 "outlive it until a lane opens this data directory again\n",
+                 started.error().c_str());
+    return nullptr;
+  }
+  watchdog_ = std::move(*started);
+  return watchdog_.get();
+}
+
+void Lane::Impl::report_trace(const JobPtr& job, const std::map<pid_t, std::uint64_t>& before) {
+  if (!watchdog_ || !watchdog_->alive()) return;
+  for (const auto& [pid, start] : job->trace.members) {
+    if (before.count(pid) == 0) {
+      watchdog_->add_process(job->mark, pid, start);
+      job->watchdog_dropped = false;
+    }
+  }
+  const bool leader_gone = !job->live || job->live->leader_reaped;
+  if (leader_gone && job->trace.ids.empty() && job->trace.members.empty() &&
+      !job->watchdog_dropped) {
+    watchdog_->drop_processes(job->mark);
+    job->watchdog_dropped = true;
+  }
 }
 
 bool Lane::Impl::signal_traced(const JobPtr& job, int sig, const ProcessTree* tree) {
@@ -166,12 +208,14 @@ void Lane::Impl::adopt_orphans() {
       job->trace.incomplete = true;
       continue;
     }
+    const std::map<pid_t, std::uint64_t> before = job->trace.members;
     for (pid_t pid : orphans) {
       const proc::Stat* st = tree.find(pid);
       job->trace.members[pid] = st->start_ticks;
       job->trace.ids.insert(st->session);
       job->trace.ids.insert(st->pgrp);
     }
+    report_trace(job, before);
   }
 }
 
@@ -297,7 +341,9 @@ void Lane::Impl::watch_shutdown_signals() {
         watch_shutdown_signals();
         return;
       }
-      // No handler: die of the signal, as the host would have without the lane.
+      // No handler: die of the signal, as the host would have without the lane. The jobs are
+      // ended: the watchdog has nothing to do (and is reaped here, not left to whoever adopts it).
+      if (watchdog_) watchdog_->close(/*kill_leftovers=*/false);
       asio::error_code ignored;
       shutdown_signals_.clear(ignored);
       ::signal(sig, SIG_DFL);

@@ -249,6 +249,10 @@ Status Lane::Impl::spawn(const JobPtr& job) {
     if (pidfd >= 0) live.pidfd.assign(pidfd);
   }
   if (live.pidfd.is_open()) watch_leader(job);
+  if (Watchdog* dog = watchdog()) {
+    dog->add_job(job->mark, pid,
+                 !live.cgroup && live.pidfd.is_open() ? live.pidfd.native_handle() : -1);
+  }
   live.output.assign(output_read.release());
   if (input_write) live.input.assign(input_write.release());
   live.last_output = SteadyClock::now();

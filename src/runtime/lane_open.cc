@@ -206,6 +206,8 @@ Lane::Impl::~Impl() {
     }
     io_.stop();
     thread_.join();
+    // Whatever did not end in time is the watchdog's to kill (watchdog.h).
+    if (watchdog_) watchdog_->close(/*kill_leftovers=*/!done);
   }
   // Leaders that did not exit in time (their death signal fires as the lane thread ends).
   std::vector<JobPtr> stragglers;

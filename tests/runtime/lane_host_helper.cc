@@ -1,5 +1,6 @@
 // A host process for restart_test: opens a lane on DATA_DIR (killing its jobs on SIGTERM,
-// SIGINT and SIGHUP; without job cgroups if --no-cgroups is given), submits COMMAND, prints
+// SIGINT and SIGHUP; without job cgroups if --no-cgroups is given, without the watchdog if
+// --no-watchdog is), submits COMMAND, prints
 // "<job id> <leader pid>" once it runs, then waits to be signalled.
 #include <signal.h>
 #include <unistd.h>
@@ -11,9 +12,20 @@
 #include "meanwhile/lane.h"
 
 int main(int argc, char** argv) {
-  const bool no_cgroups = argc == 4 && std::string_view(argv[3]) == "--no-cgroups";
-  if (argc != 3 && !no_cgroups) {
-    std::fprintf(stderr, "usage: lane_host_helper DATA_DIR COMMAND [--no-cgroups]\n");
+  bool no_cgroups = false, no_watchdog = false, flags_ok = argc >= 3;
+  for (int i = 3; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--no-cgroups") {
+      no_cgroups = true;
+    } else if (flag == "--no-watchdog") {
+      no_watchdog = true;
+    } else {
+      flags_ok = false;
+    }
+  }
+  if (!flags_ok) {
+    std::fprintf(stderr,
+                 "usage: lane_host_helper DATA_DIR COMMAND [--no-cgroups] [--no-watchdog]\n");
     return 2;
   }
   meanwhile::LaneOptions options;
@@ -22,6 +34,7 @@ int main(int argc, char** argv) {
   options.kill_grace = std::chrono::milliseconds(500);
   options.shutdown_signals = {SIGTERM, SIGINT, SIGHUP};
   options.use_cgroups = !no_cgroups;
+  options.watchdog = !no_watchdog;
   auto lane = meanwhile::Lane::open(options);
   if (!lane.ok()) {
     std::fprintf(stderr, "%s\n", lane.error().c_str());

@@ -123,6 +123,22 @@ inline int zombie_children() {
   return zombies;
 }
 
+// Children of `parent` that are lane watchdogs (src/runtime/watchdog.h), zombies included.
+inline std::vector<pid_t> watchdogs_of(pid_t parent) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    const pid_t pid = std::atoi(name.c_str());
+    auto fields = stat_fields(pid);
+    if (fields.empty() || fields[0] != parent) continue;
+    const std::string argv0 = "meanwhile-watchdog";
+    if (read_file("/proc/" + name + "/cmdline").compare(0, argv0.size() + 1, argv0 + '\0') == 0)
+      found.push_back(pid);
+  }
+  return found;
+}
+
 // Pids of processes whose environment has NAME=VALUE.
 // Processes running `sleep SECONDS` (found by command line: their environment may be empty),
 // and when `cwd` is given, only those working there.

@@ -2,6 +2,7 @@
 // leader dies with it (PR_SET_PDEATHSIG), the next host sees its rows as `lost` and kills what
 // survived (found by the marker); a SIGTERMed host kills its jobs and records it before dying.
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,9 @@
 #include <mutex>
 
 #include "lane_test_util.h"
+#include "runtime/pidfd.h"
+#include "runtime/store.h"
+#include "runtime/unique_fd.h"
 
 extern char** environ;
 
@@ -41,7 +45,7 @@ struct Host {
 // mark. (A dead host's job cgroups are emptied by any lane that opens on this machine, such as
 // a test running in parallel, which would race with what a test checks.)
 Host start_host(const std::string& data_dir, const std::string& command, bool use_cgroups = true,
-                bool as_nobody = false) {
+                bool as_nobody = false, bool watchdog = true) {
   Host host;
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return host;
@@ -49,7 +53,7 @@ Host start_host(const std::string& data_dir, const std::string& command, bool us
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   std::string path = LANE_HOST_HELPER;
-  std::string no_cgroups = "--no-cgroups";
+  std::string no_cgroups = "--no-cgroups", no_watchdog = "--no-watchdog";
   std::vector<std::string> setpriv = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
                                       "--clear-groups"};
   std::vector<char*> argv;
@@ -58,6 +62,7 @@ Host start_host(const std::string& data_dir, const std::string& command, bool us
   argv.insert(argv.end(), {path.data(), const_cast<char*>(data_dir.c_str()),
                            const_cast<char*>(command.c_str())});
   if (!use_cgroups) argv.push_back(no_cgroups.data());
+  if (!watchdog) argv.push_back(no_watchdog.data());
   argv.push_back(nullptr);
   int rc = ::posix_spawn(&host.pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -91,9 +96,11 @@ std::string env_entry(pid_t pid, const std::string& name) {
   return {};
 }
 
+// Without its watchdog (below), what a SIGKILLed host's job started runs on until the next lane.
 TEST(RestartTest, SigkilledHostLeavesLostRowsAndTheNextHostKillsSurvivors) {
   TempDir dir;
-  Host host = start_host(dir / "data", "sleep 300 & exec sleep 301", /*use_cgroups=*/false);
+  Host host = start_host(dir / "data", "sleep 300 & exec sleep 301", /*use_cgroups=*/false,
+                         /*as_nobody=*/false, /*watchdog=*/false);
   ASSERT_GT(host.pid, 0);
   ASSERT_FALSE(host.job.empty());
   ASSERT_TRUE(alive(host.leader));
@@ -213,6 +220,139 @@ TEST(RestartTest, UnprivilegedHostKillsEscapeesThatDroppedTheMarker) {
       << "the marker-less processes outlived their host";
   for (const std::string& seconds : {a, b})  // should any be left
     for (pid_t pid : sleeping(seconds)) ::kill(pid, SIGKILL);
+}
+
+// Waits until the process behind `pidfd` has exited.
+bool exits_within(int pidfd, std::chrono::milliseconds timeout) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>((timeout * slowdown()).count())) == 1;
+}
+
+std::optional<JobStatus> stored_status(const std::string& db, const JobId& id) {
+  auto store = Store::open(db);
+  if (!store.ok()) return std::nullopt;
+  auto row = (*store)->load(id);
+  if (!row.ok() || !row->has_value()) return std::nullopt;
+  return (*row)->info.status;
+}
+
+// Issue 9 item 6: a SIGKILLed host's watchdog ends what its job started (in the job's group,
+// with the marker in another session, with neither marker nor session) and records the row as
+// lost, with no other lane opened. Unprivileged and without a cgroup (nobody when root).
+TEST(WatchdogTest, KillsTheJobsOfASigkilledHostWithoutAnotherLane) {
+  TempDir dir;
+  const bool as_nobody = ::getuid() == 0;
+  if (as_nobody) {
+    ASSERT_EQ(::chown(dir.path().c_str(), 65534, 65534), 0);
+  }
+  const std::string a = std::to_string(8000 + ::getpid() % 1000);
+  const std::string b = std::to_string(9000 + ::getpid() % 1000);
+  const std::string c = std::to_string(10000 + ::getpid() % 1000);
+  Host host =
+      start_host(dir / "data",
+                 "sleep " + a + " & env -i sleep " + b + " >/dev/null 2>&1 & setsid sleep " + c +
+                     " >/dev/null 2>&1 & exec sleep 300",
+                 /*use_cgroups=*/false, as_nobody);
+  ASSERT_GT(host.pid, 0);
+  ASSERT_FALSE(host.job.empty()) << "the helper did not start its job";
+  ASSERT_TRUE(eventually([&] {
+    return sleeping(a).size() == 1 && sleeping(b).size() == 1 && sleeping(c).size() == 1;
+  }));
+  const pid_t in_group = sleeping(a)[0], unmarked = sleeping(b)[0], other_session = sleeping(c)[0];
+  const std::vector<pid_t> dogs = watchdogs_of(host.pid);
+  ASSERT_EQ(dogs.size(), 1u) << "the host has no watchdog";
+  UniqueFd dog(sys::pidfd_open(dogs[0]));
+  ASSERT_TRUE(dog);
+
+  ::kill(host.pid, SIGKILL);
+  host.wait_exit();
+  EXPECT_TRUE(exits_within(dog.get(), 10s)) << "the watchdog did not finish";
+  ::waitpid(dogs[0], nullptr, WNOHANG);  // ours if this process is a subreaper (a lane made it)
+  EXPECT_TRUE(eventually([&] {
+    return !alive(in_group) && !alive(unmarked) && !alive(other_session) && !alive(host.leader);
+  })) << "processes of the job outlived their SIGKILLed host";
+  EXPECT_EQ(stored_status(dir / "data/jobs.db", host.job), JobStatus::lost);
+  for (const std::string& seconds : {a, b, c})  // should any be left
+    for (pid_t pid : sleeping(seconds)) ::kill(pid, SIGKILL);
+}
+
+// With a cgroup, even a process that left the session and dropped the marker is found.
+TEST(WatchdogTest, EndsTheCgroupOfASigkilledHost) {
+  TempDir dir;
+  const std::string d = std::to_string(11000 + ::getpid() % 1000);
+  Host host =
+      start_host(dir / "data", "setsid env -i sleep " + d + " >/dev/null 2>&1 & exec sleep 300");
+  ASSERT_GT(host.pid, 0);
+  ASSERT_FALSE(host.job.empty());
+  if (read_file("/proc/" + std::to_string(host.leader) + "/cgroup").find("/meanwhile-") ==
+      std::string::npos) {
+    GTEST_SKIP() << "no job cgroup can be made here (needs a writable cgroup v2 tree)";
+  }
+  ASSERT_TRUE(eventually([&] { return sleeping(d).size() == 1; }));
+  const pid_t escaped = sleeping(d)[0];
+  const std::vector<pid_t> dogs = watchdogs_of(host.pid);
+  ASSERT_EQ(dogs.size(), 1u);
+  UniqueFd dog(sys::pidfd_open(dogs[0]));
+  ::kill(host.pid, SIGKILL);
+  host.wait_exit();
+  EXPECT_TRUE(exits_within(dog.get(), 10s));
+  ::waitpid(dogs[0], nullptr, WNOHANG);
+  EXPECT_TRUE(eventually([&] { return !alive(escaped); })) << "the cgroup outlived its host";
+  EXPECT_EQ(stored_status(dir / "data/jobs.db", host.job), JobStatus::lost);
+  for (pid_t pid : sleeping(d)) ::kill(pid, SIGKILL);
+}
+
+// The watchdog starts with the first job, not before, and is gone (reaped) once the lane closes.
+TEST(WatchdogTest, StartsWithTheFirstJobAndLeavesWithTheLane) {
+  TempDir dir;
+  LaneOptions options;
+  options.workspace = dir.path();
+  options.data_dir = dir / "data";
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  EXPECT_TRUE(watchdogs_of(::getpid()).empty());
+  EXPECT_EQ(wait_done(**lane, submit_ok(**lane, shell("true"))).status, JobStatus::exited);
+  const std::vector<pid_t> dogs = watchdogs_of(::getpid());
+  ASSERT_EQ(dogs.size(), 1u);
+  const auto fields = stat_fields(dogs[0]);
+  ASSERT_GE(fields.size(), 3u);
+  EXPECT_EQ(fields[1], dogs[0]) << "in a process group of its own";
+  EXPECT_EQ(fields[2], ::getsid(0)) << "in the host's session";
+  EXPECT_FALSE(read_file("/proc/" + std::to_string(dogs[0]) + "/environ").find("MEANWHILE_JOB") !=
+               std::string::npos);
+  lane->reset();
+  EXPECT_FALSE(proc_state(dogs[0]).has_value()) << "the watchdog was not reaped";
+}
+
+// A watchdog killed by hand is reaped at the next job, which runs as usual; none is restarted.
+TEST(WatchdogTest, AWatchdogKilledByHandIsReapedAndTheLaneGoesOn) {
+  TempDir dir;
+  LaneOptions options;
+  options.workspace = dir.path();
+  options.data_dir = dir / "data";
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  EXPECT_EQ(wait_done(**lane, submit_ok(**lane, shell("true"))).status, JobStatus::exited);
+  const std::vector<pid_t> dogs = watchdogs_of(::getpid());
+  ASSERT_EQ(dogs.size(), 1u);
+  ::kill(dogs[0], SIGKILL);
+  ASSERT_TRUE(eventually([&] { return proc_state(dogs[0]) == 'Z'; }));
+  EXPECT_EQ(wait_done(**lane, submit_ok(**lane, shell("echo still"))).status, JobStatus::exited);
+  EXPECT_FALSE(proc_state(dogs[0]).has_value()) << "the dead watchdog was not reaped";
+  EXPECT_TRUE(watchdogs_of(::getpid()).empty());
+}
+
+// LaneOptions::watchdog = false: none is started.
+TEST(WatchdogTest, NoneWhenDisabled) {
+  TempDir dir;
+  LaneOptions options;
+  options.workspace = dir.path();
+  options.data_dir = dir / "data";
+  options.watchdog = false;
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  EXPECT_EQ(wait_done(**lane, submit_ok(**lane, shell("true"))).status, JobStatus::exited);
+  EXPECT_TRUE(watchdogs_of(::getpid()).empty());
 }
 
 }  // namespace
