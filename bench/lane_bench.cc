@@ -6,11 +6,13 @@
 //   lane_bench bigout [BYTES=1e9]          one job printing BYTES: wall, peak RSS, bytes logged
 //   lane_bench grandchild                  `sleep 20 & echo hi`: time until the finished note
 //   lane_bench exitnote [N=200]            job exit (stamped by the job) -> note received
+//   lane_bench lines [BYTES=2e8]           one job printing BYTES of 45-byte lines: wall (with
+//                                          --watch REGEX: what the matcher costs)
 //   lane_bench watchdog [N=20]             N lanes in turn, each running one `true`: lane open ->
 //                                          first finished note, and the watchdog's RSS and PSS
 // Options (after the scenario's numbers): --dir BASE (temp data dirs go under BASE; default
-// $TMPDIR or /tmp), --no-cgroups, --no-watchdog, --max-slots N (default: unlimited, as the
-// lane's default), --stamp PATH (default: `stamp` beside this binary).
+// $TMPDIR or /tmp), --no-cgroups, --no-watchdog, --watch REGEX (lines only), --max-slots N
+// (default: unlimited, as the lane's default), --stamp PATH (default: `stamp` beside this binary).
 // Run one scenario per process: peak RSS (VmHWM) is a per-process figure.
 #include <unistd.h>
 
@@ -43,6 +45,7 @@ struct Config {
   std::string stamp_path;
   bool cgroups = true;
   bool watchdog = true;
+  std::string watch;          // JobSpec::watch of the `lines` job
   std::size_t max_slots = 0;  // LaneOptions::max_slots (0: unlimited, the lane's default)
 };
 
@@ -85,9 +88,10 @@ std::unique_ptr<Lane> open_lane(const Config& config, const TempDir& dir,
   return std::move(lane.value());
 }
 
-meanwhile::JobId submit(Lane& lane, const std::string& command) {
+meanwhile::JobId submit(Lane& lane, const std::string& command, const std::string& watch = "") {
   meanwhile::JobSpec spec;
   spec.command = command;
+  spec.watch = watch;
   auto id = lane.submit(spec);
   if (!id) fail("submit: " + id.error());
   return id.value();
@@ -302,6 +306,27 @@ int exitnote(const Config& config, long long n) {
   return 0;
 }
 
+int lines(const Config& config, long long bytes) {
+  TempDir dir(config.base_dir);
+  auto lane = open_lane(config, dir, std::max<std::uint64_t>(2ull << 30, 2ull * bytes));
+  auto start = bench::now_ns();
+  auto id = submit(
+      *lane, "yes 'src/lane/test_case.cc:42: 1234 tests passed' | head -c " + std::to_string(bytes),
+      config.watch);
+  Note note = wait_finished(*lane, id, 600s);
+  double wall = bench::seconds_since(start);
+  auto info = lane->get(id);
+  Json figures = base_figures(config);
+  figures.update({{"bytes", bytes},
+                  {"watch", config.watch},
+                  {"wall_s", wall},
+                  {"lines", info ? info->lines : 0},
+                  {"mb_per_s", bytes / 1e6 / wall},
+                  {"status", meanwhile::to_string(note.info.status)}});
+  print(figures);
+  return 0;
+}
+
 // The watchdog child of this process once it has loaded (it names itself), or 0.
 pid_t loaded_watchdog() {
   for (const auto& entry : fs::directory_iterator("/proc")) {
@@ -355,8 +380,9 @@ int watchdog(const Config& config, long long n) {
 int usage() {
   std::fputs(
       "usage: lane_bench roundtrip [N] | burst [N] | concurrent [N] [SECS] | bigout [BYTES] |\n"
-      "                  grandchild | exitnote [N] | watchdog [N]\n"
-      "       options: --dir BASE, --no-cgroups, --no-watchdog, --max-slots N, --stamp PATH\n",
+      "                  grandchild | exitnote [N] | lines [BYTES] | watchdog [N]\n"
+      "       options: --dir BASE, --no-cgroups, --no-watchdog, --watch REGEX, --max-slots N,\n"
+      "                --stamp PATH\n",
       stderr);
   return 2;
 }
@@ -375,6 +401,8 @@ std::optional<Config> parse(int argc, char** argv) {
       config.cgroups = false;
     } else if (arg == "--no-watchdog") {
       config.watchdog = false;
+    } else if (arg == "--watch" && i + 1 < argc) {
+      config.watch = argv[++i];
     } else if (arg == "--max-slots" && i + 1 < argc) {
       long long slots = bench::parse_count(argc, argv, ++i, 0);
       if (slots <= 0) return std::nullopt;
@@ -405,6 +433,7 @@ int main(int argc, char** argv) {
   if (s == "bigout") return bigout(*config, number(0, 1'000'000'000));
   if (s == "grandchild") return grandchild(*config);
   if (s == "exitnote") return exitnote(*config, number(0, 200));
+  if (s == "lines") return lines(*config, number(0, 200'000'000));
   if (s == "watchdog") return watchdog(*config, number(0, 20));
   return usage();
 }

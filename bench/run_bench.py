@@ -108,6 +108,7 @@ def main():
         "bigout": 100_000_000 if quick else 1_000_000_000,
         "exitnote": 50 if quick else 200,
         "watchdog": 10 if quick else 40,
+        "lines": 50_000_000 if quick else 200_000_000,
         "agent_runs": 3 if quick else 7,
     }
     build = os.path.abspath(args.build)
@@ -145,6 +146,7 @@ def main():
              ["bigout", str(big)] + base, ["bigout", str(big)], 600),
             ("grandchild", None, ["grandchild"] + base, ["grandchild"], 120),
             ("exitnote", None, ["exitnote", str(sizes["exitnote"])] + base, None, 300),
+            ("lines", None, ["lines", str(sizes["lines"])] + base, None, 300),
             ("watchdog", None, ["watchdog", str(sizes["watchdog"])] + base, None, 300),
         ]
         for scenario, raw_args, lane_args, seed_args, timeout in plan:
@@ -164,6 +166,10 @@ def main():
                     results["lane"][scenario + "_no_watchdog"] = run_json(
                         [lane] + lane_args + ["--no-watchdog"], timeout,
                         f"lane {scenario} without the watchdog")
+                if scenario == "lines":  # what the watch matcher costs (RE2; nothing matches)
+                    results["lane"]["lines_watched"] = run_json(
+                        [lane] + lane_args + ["--watch", "error|FAIL(ED)?|panic: .*"], timeout,
+                        "lane lines with a watch pattern")
                 if scenario in ("roundtrip", "burst"):
                     results["lane"][scenario + "_no_cgroups"] = run_json(
                         [lane] + lane_args + ["--no-cgroups"], timeout,

@@ -155,8 +155,11 @@ void Lane::Impl::on_output_eof(const JobPtr& job) {
 
 void Lane::Impl::match_line(const JobPtr& job, std::string_view line) {
   LiveJob& live = *job->live;
-  std::string cleaned = text::clean(line);
-  if (!job->watch->search(cleaned)) return;
+  // Most lines need no cleaning: matched as they are, and copied only when they match.
+  const bool plain = text::is_clean(line);
+  std::string cleaned = plain ? std::string() : text::clean(line);
+  if (!job->watch->search(plain ? line : std::string_view(cleaned))) return;
+  if (plain) cleaned.assign(line);
   if (live.fold_lines.size() < NoteQueue::kMaxLines) {
     if (cleaned.size() > kMatchedLineBytes) {
       cleaned = text::cut_middle(cleaned, kMatchedLineBytes, "").text;

@@ -249,9 +249,11 @@ Status Lane::Impl::spawn(const JobPtr& job) {
     if (pidfd >= 0) live.pidfd.assign(pidfd);
   }
   if (live.pidfd.is_open()) watch_leader(job);
-  if (Watchdog* dog = watchdog()) {
-    dog->add_job(job->mark, pid,
-                 !live.cgroup && live.pidfd.is_open() ? live.pidfd.native_handle() : -1);
+  // A job in a cgroup is covered by the lane's cgroup tree, which the watchdog (started with the
+  // first job) knows from its start: nothing to send per job.
+  Watchdog* dog = watchdog();
+  if (dog != nullptr && !live.cgroup) {
+    dog->add_job(job->mark, pid, live.pidfd.is_open() ? live.pidfd.native_handle() : -1);
   }
   live.output.assign(output_read.release());
   if (input_write) live.input.assign(input_write.release());

@@ -34,8 +34,12 @@ ProcessTree ProcessTree::scan(pid_t host) {
     }
     for (pid_t p : chain) below[p] = result;
   }
+  // Nothing in the host's session is a job's: jobs start with setsid(), and no process can join
+  // a session. A leader caught before its setsid() would otherwise bring the host's session and
+  // group into its trace, and with them the host's other children (its watchdog).
+  const pid_t host_session = ::getsid(host);
   for (auto& [pid, st] : all)
-    if (pid != host && below[pid]) tree.procs_.emplace(pid, st);
+    if (pid != host && below[pid] && st.session != host_session) tree.procs_.emplace(pid, st);
   for (const auto& [pid, st] : tree.procs_) tree.children_[st.ppid].push_back(pid);
   return tree;
 }

@@ -30,7 +30,8 @@ struct JobTrace {
   bool empty() const { return members.empty(); }
 };
 
-// Every descendant of `host` (not `host` itself): one read of /proc/N/stat per process.
+// Every descendant of `host` (not `host` itself) outside the host's session: one read of
+// /proc/N/stat per process.
 class ProcessTree {
  public:
   static ProcessTree scan(pid_t host);

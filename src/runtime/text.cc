@@ -149,6 +149,11 @@ class Cleaner {
     return std::move(out_);
   }
 
+  // The first byte at or after `p` that does not pass unchanged (a '\n' passes).
+  static const Byte* first_change(const Byte* p, const Byte* end) {
+    return skip_passing(p, end, kPlainOrNewline);
+  }
+
  private:
   static const Byte* skip_passing(const Byte* p, const Byte* end,
                                   const std::array<bool, 256>& table) {
@@ -261,6 +266,12 @@ std::size_t ceil_boundary(std::string_view s, std::size_t pos) {
 
 std::string clean(std::string_view raw) {
   return Cleaner(raw.size()).run(raw);
+}
+
+bool is_clean(std::string_view raw) {
+  const Byte* p = reinterpret_cast<const Byte*>(raw.data());
+  const Byte* const end = p + raw.size();
+  return Cleaner::first_change(p, end) == end;
 }
 
 std::size_t incomplete_utf8_suffix(std::string_view raw) {

@@ -11,6 +11,9 @@ namespace meanwhile::text {
 // other ESC sequences) are removed, a line rewritten with '\r' (progress bars) keeps only its
 // final state, "\r\n" becomes "\n", other control characters except '\n' and '\t' are removed.
 std::string clean(std::string_view raw);
+// True when clean(raw) == raw (printable ASCII, tabs, newlines, valid UTF-8): most lines of
+// most logs, which can then be used as they are, without a copy.
+bool is_clean(std::string_view raw);
 
 // Number of bytes at the end of `raw` that form an incomplete (possibly valid once more bytes
 // arrive) UTF-8 sequence: 0..3. Readers stop before them so a character is never split.

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <asio/post.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -114,12 +116,23 @@ Result<std::unique_ptr<Watchdog>> Watchdog::start(asio::io_context& io,
   UniqueFd host(sys::pidfd_open(::getpid()));
   watchdog->send(joined({"lane", config.mark_prefix, config.db_path, config.cgroup_tree}),
                  std::move(host));
-  if (watchdog->dead_) return make_error("the watchdog exited at once");
+  watchdog->watch_exit();
   return watchdog;
 }
 
 Watchdog::Watchdog(asio::io_context& io, pid_t pid, UniqueFd pidfd, int socket)
-    : socket_(io, socket), pid_(pid), pidfd_(std::move(pidfd)) {}
+    : socket_(io, socket), pid_(pid), pidfd_(io) {
+  if (pidfd) pidfd_.assign(pidfd.release());
+}
+
+// It may die first (killed by hand): reaped at once, or its zombie would hide other children
+// from the lane's waitid(P_ALL) (child_reaper.h).
+void Watchdog::watch_exit() {
+  if (!pidfd_.is_open()) return;
+  pidfd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const asio::error_code& ec) {
+    if (!ec && !dead_ && !closed_) lost(0);
+  });
+}
 
 Watchdog::~Watchdog() {
   close(false);
@@ -142,31 +155,67 @@ void Watchdog::drop_processes(std::string_view mark) {
   send(joined({"drop", mark}));
 }
 
+// Messages go out once per turn of the lane's loop, in one sendmmsg(): a burst of jobs wakes
+// the watchdog a few times, not once per job.
 void Watchdog::send(std::string message, UniqueFd fd) {
   if (dead_ || closed_) return;
-  if (outbox_.empty()) {
-    if (send_now(message, fd.get())) return;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return lost(errno);
-  }
   outbox_.push_back({std::move(message), std::move(fd)});
-  flush();
+  if (flush_posted_ || waiting_) return;
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [this] {
+    flush_posted_ = false;
+    flush();
+  });
 }
 
 void Watchdog::flush() {
-  while (!outbox_.empty() && !dead_) {
-    if (!send_now(outbox_.front().text, outbox_.front().fd.get())) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return lost(errno);
-      if (waiting_ || closed_) return;
-      waiting_ = true;
-      socket_.async_wait(asio::posix::stream_descriptor::wait_write,
-                         [this](const asio::error_code& ec) {
-                           waiting_ = false;
-                           if (!ec) flush();
-                         });
-      return;
+  while (!outbox_.empty() && !dead_ && !closed_) {
+    const std::size_t sent = send_batch();
+    if (sent > 0) {
+      outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(sent));
+      continue;
     }
-    outbox_.pop_front();
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return lost(errno);
+    if (waiting_) return;
+    waiting_ = true;
+    socket_.async_wait(asio::posix::stream_descriptor::wait_write,
+                       [this](const asio::error_code& ec) {
+                         waiting_ = false;
+                         if (!ec) flush();
+                       });
+    return;
   }
+}
+
+std::size_t Watchdog::send_batch() {
+  constexpr std::size_t kBatch = 64;
+  const std::size_t count = std::min(kBatch, outbox_.size());
+  mmsghdr headers[kBatch]{};
+  iovec iovs[kBatch];
+  alignas(cmsghdr) char controls[kBatch][CMSG_SPACE(sizeof(int))];
+  for (std::size_t i = 0; i < count; ++i) {
+    Message& m = outbox_[i];
+    iovs[i] = {m.text.data(), m.text.size()};
+    msghdr& msg = headers[i].msg_hdr;
+    msg.msg_iov = &iovs[i];
+    msg.msg_iovlen = 1;
+    if (m.fd) {
+      msg.msg_control = controls[i];
+      msg.msg_controllen = sizeof controls[i];
+      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+      const int fd = m.fd.get();
+      std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    }
+  }
+  int n;
+  while ((n = ::sendmmsg(socket_.native_handle(), headers, static_cast<unsigned>(count),
+                         MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 &&
+         errno == EINTR) {
+  }
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 bool Watchdog::send_now(const std::string& message, int fd) {
@@ -194,13 +243,19 @@ bool Watchdog::send_now(const std::string& message, int fd) {
 void Watchdog::lost(int err) {
   dead_ = true;
   outbox_.clear();
+  // Its socket is closed, so it is exiting: reap it.
+  std::string how = err != 0 ? std::strerror(err) : "it exited";
+  int status = 0;
+  if (pidfd_.is_open() && wait_readable(pidfd_.native_handle(), 100) &&
+      ::waitpid(pid_, &status, WNOHANG) == pid_) {
+    reaped_ = true;
+    how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                              : "exit status " + std::to_string(WEXITSTATUS(status));
+  }
   std::fprintf(stderr,
                "meanwhile: the lane's watchdog (pid %d) is gone (%s): if this process is killed, "
                "its jobs' processes may outlive it until a lane opens this data directory again\n",
-               static_cast<int>(pid_), std::strerror(err));
-  // Its socket is closed, so it is exiting: reap it, or it would hide other zombies from the
-  // lane's waitid(P_ALL) (child_reaper.h).
-  if (pidfd_ && wait_readable(pidfd_.get(), 100)) ::waitpid(pid_, nullptr, WNOHANG);
+               static_cast<int>(pid_), how.c_str());
 }
 
 void Watchdog::close(bool kill_leftovers) {
@@ -221,13 +276,18 @@ void Watchdog::close(bool kill_leftovers) {
     }
   }
   socket_.close(ignored);  // EOF for it in any case
+  if (reaped_) return;
   const int timeout_ms = kill_leftovers ? 3000 : 1000;
-  if (pidfd_ && !wait_readable(pidfd_.get(), timeout_ms)) {
-    sys::pidfd_send_signal(pidfd_.get(), SIGKILL);
+  if (pidfd_.is_open() && !wait_readable(pidfd_.native_handle(), timeout_ms)) {
+    sys::pidfd_send_signal(pidfd_.native_handle(), SIGKILL);
+  } else if (!pidfd_.is_open()) {
+    ::kill(pid_, SIGKILL);  // no pidfd to wait on: it is our child, so the pid is still its
   }
   int status;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
+  reaped_ = true;
+  pidfd_.close(ignored);
 }
 
 }  // namespace meanwhile

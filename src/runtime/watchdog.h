@@ -74,8 +74,10 @@ class Watchdog {
   Watchdog(asio::io_context& io, pid_t pid, UniqueFd pidfd, int socket);
   void send(std::string message, UniqueFd fd = {});
   void flush();
+  std::size_t send_batch();  // sends the front of the outbox; how many went (0: see errno)
   bool send_now(const std::string& message, int fd);
-  void lost(int err);
+  void watch_exit();
+  void lost(int err);  // 0: it exited
 
   struct Message {
     std::string text;
@@ -83,10 +85,12 @@ class Watchdog {
   };
   asio::posix::stream_descriptor socket_;
   pid_t pid_;
-  UniqueFd pidfd_;
-  std::deque<Message> outbox_;  // what the socket could not take yet
-  bool waiting_ = false;        // an async_wait(write) is pending
+  asio::posix::stream_descriptor pidfd_;  // readable once it exits: lost()
+  std::deque<Message> outbox_;            // what was not sent yet
+  bool waiting_ = false;                  // an async_wait(write) is pending
+  bool flush_posted_ = false;             // a flush() is posted for the end of this turn
   bool dead_ = false;
+  bool reaped_ = false;  // its pid may be another process's now: never signal it
   bool closed_ = false;
 };
 

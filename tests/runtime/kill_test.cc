@@ -1,6 +1,7 @@
 // Process handling with real process trees: sessions, kill (SIGTERM then SIGKILL), escapees
 // (setsid, double fork), descendants holding the output pipe, timeouts, reaping. Each test runs
 // with cgroups (where this machine allows them) and without.
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <set>
 
 #include "lane_test_util.h"
+
+extern char** environ;
 
 namespace meanwhile::testing {
 namespace {
@@ -183,6 +186,28 @@ TEST_P(KillTest, KillingAQueuedJobEndsItWithoutStartingIt) {
   EXPECT_EQ(done.pid, 0);
   EXPECT_FALSE(done.started_at.has_value());
   EXPECT_EQ(lane->get(blocker)->status, JobStatus::running);
+}
+
+// A scan that caught a leader before its setsid() once put the host's session into the job's
+// trace, so that closing the lane SIGTERMed the host's own children (its watchdog among them).
+TEST_P(KillTest, TheHostsOwnChildrenAreNeverTakenForAJobs) {
+  pid_t own = 0;
+  std::string seconds = std::to_string(12000 + ::getpid() % 1000);
+  char* argv[] = {const_cast<char*>("sleep"), seconds.data(), nullptr};
+  ASSERT_EQ(::posix_spawnp(&own, "sleep", nullptr, nullptr, argv, environ), 0);
+  {
+    auto lane = open();
+    ASSERT_TRUE(lane);
+    std::vector<JobId> ids;
+    for (int i = 0; i < 2000; ++i) ids.push_back(submit_ok(*lane, shell("true")));
+    for (const JobId& id : ids) EXPECT_EQ(wait_done(*lane, id, 60s).status, JobStatus::exited);
+    const auto dogs = watchdogs_of(::getpid());
+    ASSERT_EQ(dogs.size(), 1u);
+    EXPECT_TRUE(alive(dogs[0])) << "the lane killed its own watchdog";
+  }  // closing sweeps every job's trace
+  EXPECT_TRUE(alive(own)) << "closing the lane killed a child the host made itself";
+  ::kill(own, SIGKILL);
+  ::waitpid(own, nullptr, 0);
 }
 
 TEST_P(KillTest, NoZombieIsLeftAfter500Jobs) {

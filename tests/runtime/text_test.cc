@@ -40,6 +40,36 @@ TEST(TextClean, PlainTextUnchanged) {
             "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80\n");
 }
 
+// is_clean(s) promises clean(s) == s: checked on plain text, on what clean() changes, and on
+// random short strings drawn mostly from bytes that matter (ESC, '\r', C1, UTF-8 leads).
+TEST(TextClean, IsCleanExactlyWhenCleanChangesNothing) {
+  EXPECT_TRUE(is_clean("hello world\n\tindented\n"));
+  EXPECT_TRUE(is_clean(""));
+  EXPECT_TRUE(is_clean("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80\n"));
+  for (std::string changed : {"a\x1b[0mb", "50%\r100%", "a\xFF",
+                              "x\xC2\x9B"
+                              "1m",
+                              "bell\x07", "end\xC3", "del\x7F"}) {
+    EXPECT_FALSE(is_clean(changed)) << changed;
+  }
+  const char alphabet[] = {'a',    ' ',    '\n',   '\t',   '\r',   '\x1b', '[',    'm',    '\x07',
+                           '\x7F', '\xC2', '\x9B', '\xC3', '\xA9', '\xE2', '\x82', '\xAC', '\xFF'};
+  unsigned state = 4242;
+  int clean_ones = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    state = state * 1103515245 + 12345;
+    const int length = static_cast<int>((state >> 16) % 8);
+    for (int k = 0; k < length; ++k) {
+      state = state * 1103515245 + 12345;
+      s.push_back(alphabet[(state >> 16) % sizeof alphabet]);
+    }
+    EXPECT_EQ(is_clean(s), clean(s) == s) << testing::PrintToString(s);
+    clean_ones += is_clean(s) ? 1 : 0;
+  }
+  EXPECT_GT(clean_ones, 1000);  // both sides of the property were exercised
+}
+
 TEST(TextClean, InvalidUtf8BecomesReplacement) {
   EXPECT_EQ(clean("a\xFF"
                   "b"),
