@@ -127,11 +127,11 @@ struct LaneOptions {
   std::size_t tail_bytes = 64 * 1024;  // in-memory tail per job
   bool use_cgroups = true;             // a cgroup per job where one can be made
   // A small process, started with the first job, that kills this lane's jobs if the host dies
-  // without closing the lane (SIGKILL, the OOM killer): src/runtime/watchdog.h.
+  // without closing the lane (SIGKILL, the OOM killer): src/lane/watchdog.h.
   bool watchdog = true;
   // A command that is one simple command of plain words (`sleep 2`, `make -j2 test`) is
   // exec'd without /bin/sh in between (one exec instead of two); anything else, or a command
-  // that cannot be exec'd, goes through `/bin/sh -c` as written. See src/runtime/direct_exec.h.
+  // that cannot be exec'd, goes through `/bin/sh -c` as written. See src/lane/direct_exec.h.
   bool direct_exec = true;
   // At most this many notes wait to be drained (0: no limit); past it the lowest-priority,
   // oldest note is dropped and counted (dropped_notes()). Every job's record stays in the store.

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "base/secrets.h"
-#include "runtime/unique_fd.h"
+#include "lane/unique_fd.h"
 
 namespace meanwhile::agent {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "agent/format.h"
+#include "tools/format.h"
 
 namespace meanwhile::agent {
 namespace {

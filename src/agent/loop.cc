@@ -1,7 +1,7 @@
 #include "agent/loop.h"
 
 #include "agent/conversation.h"
-#include "runtime/text.h"
+#include "lane/text.h"
 
 namespace meanwhile::agent {
 using nlohmann::json;

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lane/unique_fd.h"
 #include "meanwhile/result.h"
-#include "runtime/unique_fd.h"
 
 namespace meanwhile::agent {
 

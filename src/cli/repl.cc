@@ -5,10 +5,10 @@
 
 #include <cerrno>
 
-#include "agent/format.h"
 #include "cli/console.h"
 #include "cli/line_input.h"
 #include "cli/modes.h"
+#include "tools/format.h"
 
 namespace meanwhile::cli {
 using nlohmann::json;

@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "agent/conversation.h"
-#include "agent/format.h"
+#include "tools/format.h"
 
 namespace meanwhile::cli {
 using nlohmann::json;

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/loop.h"
+#include "lane/unique_fd.h"
 #include "meanwhile/lane.h"
-#include "runtime/unique_fd.h"
 
 namespace meanwhile::cli {
 

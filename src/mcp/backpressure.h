@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cstddef>
 
-#include "runtime/unique_fd.h"
+#include "lane/unique_fd.h"
 
 namespace meanwhile::mcp {
 

@@ -17,12 +17,12 @@
 #include <system_error>
 #include <thread>
 
+#include "lane/unique_fd.h"
 #include "mcp/log.h"
 #include "mcp/session.h"
 #include "mcp/stdio_transport.h"
 #include "meanwhile/lane.h"
 #include "meanwhile/tools.h"
-#include "runtime/unique_fd.h"
 
 namespace meanwhile::mcp {
 namespace {

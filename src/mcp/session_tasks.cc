@@ -2,10 +2,10 @@
 // by the lane's observer.
 #include <fmt/format.h>
 
-#include "agent/format.h"
 #include "mcp/log.h"
 #include "mcp/params.h"
 #include "mcp/session.h"
+#include "tools/format.h"
 
 namespace meanwhile::mcp {
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "fuzz_util.h"
+#include "lane/unique_fd.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/stdio_transport.h"
-#include "runtime/unique_fd.h"
 
 namespace {
 

@@ -16,8 +16,8 @@
 
 #include "fake_model_server_http.h"
 #include "fake_model_server_script.h"
+#include "lane/unique_fd.h"
 #include "meanwhile/result.h"
-#include "runtime/unique_fd.h"
 
 namespace fake_server {
 

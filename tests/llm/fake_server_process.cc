@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "runtime/unique_fd.h"
+#include "lane/unique_fd.h"
 
 extern char** environ;
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 
-import { eventually, makeWorkspace, peakRss, spawnRaw } from './helpers.mjs';
+import { eventually, makeWorkspace, peakRss, sleep, spawnRaw } from './helpers.mjs';
 
 const MiB = 1024 * 1024;
 let raw;
@@ -186,14 +186,26 @@ describe('process limit', () => {
     // Lowering one's own limit needs no privilege (raising another process's would need
     // CAP_SYS_RESOURCE): a first server shows how many tasks it has with its job running, the
     // second gets a limit of two tasks more.
+    // A task can be transient right after a start (a process being spawned, one exiting):
+    // the count is taken once two readings 200 ms apart agree.
+    const settled = async () => {
+      let last = -1;
+      return eventually(async () => {
+        const now = tasksOf(uid);
+        const same = now === last;
+        last = now;
+        await sleep(200);
+        return same ? now : 0;
+      }, `the tasks of uid ${uid} settle`);
+    };
     await asUid([]);
-    const idle = tasksOf(uid);
+    const idle = await settled();
     raw.kill();
     await raw.exited;
     await eventually(() => tasksOf(uid) === 0, `the first server's tasks (uid ${uid}) gone`);
     const limit = idle + 2;
     const job = await asUid(['prlimit', `--nproc=${limit}:${limit}`, '--']);
-    assert.equal(tasksOf(uid), idle, 'the second server runs as many tasks as the first');
+    assert.equal(await settled(), idle, 'the second server runs as many tasks as the first');
     for (let i = 0; i < 20; i++) {
       await raw.send({
         id: `w${i}`,

@@ -16,9 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include "lane/unique_fd.h"
 #include "mcp/backpressure.h"
 #include "mcp/worker_pool.h"
-#include "runtime/unique_fd.h"
 
 namespace meanwhile::mcp {
 namespace {

@@ -1,0 +1,311 @@
+// background_run and background_output, and the list of the six background tools.
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "tools/format.h"
+#include "tools/tools_internal.h"
+
+namespace meanwhile {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kOutputMaxBytes = 30000;
+constexpr std::chrono::milliseconds kStartGrace{250};
+
+// --- background_run ---
+
+ToolResult background_run(const json& args, ToolContext& ctx) {
+  JobSpec spec;
+  spec.command = string_arg(args, "command");
+  auto cwd = job_cwd(string_arg(args, "cwd"), ctx);
+  if (!cwd) return error_result(cwd.error());
+  spec.cwd = *cwd;
+  if (auto t = args.find("timeout"); t != args.end() && t->is_number())
+    spec.timeout = saturating_ms(t->get<double>());
+  spec.label = string_arg(args, "label");
+  spec.stdin_mode = string_arg(args, "stdin", "null") == "pipe" ? StdinMode::pipe : StdinMode::null;
+  spec.watch = string_arg(args, "watch");
+  if (auto after = args.find("after"); after != args.end())
+    for (const auto& id : *after) spec.after.push_back(id.get<std::string>());
+  spec.priority = args.value("priority", 0);
+  for (const auto& id : spec.after)
+    if (auto dep = ctx.lane.get(id); !dep)
+      return error_result("after: " + unknown_task_message(id, dep.error()));
+
+  auto id = ctx.lane.submit(spec);
+  if (!id) {
+    // The lane checks the regex; name the argument the model has to fix.
+    bool bad_watch = id.error().find("watch regex") != std::string::npos;
+    return error_result((bad_watch ? "watch: " : "could not start the job: ") + id.error());
+  }
+  // The lane starts a job on its own thread, a moment after submit: give it that moment, so the
+  // result can say "started" with a pid (bounded; a job waiting for a slot stays queued).
+  auto info = ctx.lane.get(*id);
+  const auto start_deadline = std::chrono::steady_clock::now() + kStartGrace;
+  while (info && info->status == JobStatus::queued && spec.after.empty() &&
+         std::chrono::steady_clock::now() < start_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    info = ctx.lane.get(*id);
+  }
+  JobInfo job;
+  if (info) {
+    job = *info;
+  } else {
+    job.id = *id;
+    job.spec = spec;
+  }
+
+  std::string text;
+  if (is_terminal(job.status))
+    text = fmt::format("task {} was submitted but {}.\n", job.id, describe_outcome(job));
+  else if (job.status == JobStatus::queued && !spec.after.empty())
+    text = fmt::format(
+        "queued task {}: {}; it starts once task {} succeeded (skipped if one "
+        "fails).\n",
+        job.id, job_what(job), fmt::join(spec.after, ", "));
+  else if (job.status == JobStatus::queued)
+    text =
+        fmt::format("queued task {}: {}; it starts when a slot is free.\n", job.id, job_what(job));
+  else
+    text = fmt::format("started task {}: {} (pid {}).\n", job.id, job_what(job), job.pid);
+  if (!is_terminal(job.status)) {
+    text +=
+        "It runs in the background. You will be notified automatically in <background-results> "
+        "when it finishes (exit code, output preview, log path): no need to poll, sleep or "
+        "wait. Meanwhile continue with other work.";
+    if (!spec.watch.empty())
+      text += " Output lines matching `" + one_line(spec.watch, 200) +
+              "` are reported the same way as they appear.";
+    if (spec.stdin_mode == StdinMode::pipe)
+      text += " Its stdin is a pipe: send input with background_input (set close when done).";
+    text += fmt::format(
+        "\nLook at it with background_output {{\"task_id\":\"{0}\"}} or check_background; stop "
+        "it with background_kill {{\"task_id\":\"{0}\"}}.",
+        job.id);
+  }
+  json structured{{"task_id", job.id},
+                  {"status", to_string(job.status)},
+                  {"pid", job.pid},
+                  {"log_path", job.log_path}};
+  return ToolResult{std::move(text), std::move(structured),
+                    job.status == JobStatus::failed_to_start};
+}
+
+// --- background_output ---
+
+ReadMode parse_mode(const std::string& mode) {
+  if (mode == "tail") return ReadMode::tail;
+  if (mode == "head") return ReadMode::head;
+  if (mode == "all") return ReadMode::all;
+  return ReadMode::since_last;
+}
+
+ToolResult background_output(const json& args, ToolContext& ctx) {
+  const JobId id = task_id_arg(args);
+  const std::string mode = string_arg(args, "mode", "new");
+  ReadRequest request;
+  request.id = id;
+  request.mode = parse_mode(mode);
+  request.lines = args.value("lines", std::size_t{50});
+  request.filter = string_arg(args, "filter");
+  request.max_bytes = kOutputMaxBytes;
+  auto job = ctx.lane.get(id);
+  if (!job) return error_result(unknown_task_message(id, job.error()));
+  auto chunk = ctx.lane.read_output(request);
+  if (!chunk) {
+    if (chunk.error().find("filter regex") != std::string::npos)
+      return error_result("filter: " + chunk.error());
+    return error_result(fmt::format("task {}: cannot read its output: {}", id, chunk.error()));
+  }
+
+  std::string what;
+  if (request.mode == ReadMode::since_last)
+    what = "new output since the last read";
+  else if (request.mode == ReadMode::all)
+    what = "all output";
+  else
+    what = fmt::format("{} {} lines", mode == "tail" ? "last" : "first", request.lines);
+  if (!request.filter.empty()) what += ", lines matching `" + one_line(request.filter, 200) + "`";
+  std::string text = fmt::format("{} {} — {}:\n", job_title(*job), describe_outcome(*job), what);
+  std::string body = valid_utf8(chunk->text);
+  if (body.empty())
+    text += request.mode == ReadMode::since_last ? "(no new output)" : "(no output)";
+  else
+    text += body;
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (chunk->job_running && request.mode == ReadMode::since_last)
+    text += "\n(still running; more output may follow)";
+  json structured{{"task_id", id},
+                  {"status", to_string(job->status)},
+                  {"mode", mode},
+                  {"text", body},
+                  {"from_offset", chunk->from_offset},
+                  {"to_offset", chunk->to_offset},
+                  {"lines_omitted", chunk->lines_omitted},
+                  {"bytes_omitted", chunk->bytes_omitted},
+                  {"job_running", chunk->job_running},
+                  {"log_path", chunk->log_path}};
+  return ToolResult{std::move(text), std::move(structured), false};
+}
+
+}  // namespace
+
+json task_id_schema(const char* description) {
+  return json{{"type", "string"},
+              {"minLength", 1},
+              {"description", std::string(description) +
+                                  " A task id as returned by background_run or bash, e.g. "
+                                  "\"12\" (a bare integer is accepted too)."}};
+}
+
+std::string unknown_task_message(const JobId& id, const std::string& lane_error) {
+  if (lane_error.find("unknown") != std::string::npos ||
+      lane_error.find("invalid") != std::string::npos)
+    return fmt::format("unknown task {}; check_background without task_id lists every job",
+                       one_line(id, 60));
+  return fmt::format("task {}: {}; check_background without task_id lists every job",
+                     one_line(id, 60), lane_error);
+}
+
+bool cancel_requested(const ToolContext& ctx) {
+  return ctx.cancel != nullptr && ctx.cancel->load(std::memory_order_relaxed);
+}
+
+std::vector<ToolDef> background_tools() {
+  std::vector<ToolDef> tools;
+
+  ToolDef run;
+  run.name = "background_run";
+  run.description =
+      "Start a shell command in the background and return at once with its task_id; the "
+      "command keeps running while you continue working. Use it for anything slow or "
+      "long-lived: test suites, builds, installs, dev servers, watchers. Do not poll: when the "
+      "job finishes, its exit code, duration, a head-and-tail preview of its output and its log "
+      "path arrive by themselves in a <background-results> block before your next step (and "
+      "wake you when you are idle). Options: `timeout` kills it after that many seconds; "
+      "`watch` (regex) reports each matching output line as it appears (e.g. \"listening "
+      "on|ERROR\"); `after` starts it only once the listed tasks have succeeded (skipped if one "
+      "fails); `stdin: \"pipe\"` keeps stdin open for background_input (by default stdin is "
+      "empty, so a prompt can never hang it). Never append `&` or use nohup: the job is already "
+      "in the background and every process it starts is tracked. Stop jobs with "
+      "background_kill, never kill/pkill; if you lost an id, check_background lists every job.";
+  run.input_schema = {
+      {"type", "object"},
+      {"properties",
+       {{"command",
+         {{"type", "string"}, {"minLength", 1}, {"description", "Shell command (/bin/sh -c)."}}},
+        {"cwd",
+         {{"type", "string"},
+          {"description", "Working directory, relative to the workspace; default the workspace."}}},
+        {"timeout",
+         {{"type", "number"},
+          {"minimum", 0.1},
+          {"maximum", kMaxJobTimeoutSeconds},
+          {"description",
+           "Kill the job after this many seconds (status timed_out; at most 2592000, 30 "
+           "days); default none."}}},
+        {"label",
+         {{"type", "string"},
+          {"maxLength", 200},
+          {"description", "Short name shown in lists and notifications, e.g. \"unit tests\"."}}},
+        {"stdin",
+         {{"type", "string"},
+          {"enum", {"null", "pipe"}},
+          {"description",
+           "\"null\" (default): stdin is empty. \"pipe\": write to it with background_input."}}},
+        {"watch",
+         {{"type", "string"},
+          {"description",
+           "ECMAScript regex; each output line that matches is reported in "
+           "<background-results> while the job runs."}}},
+        {"after",
+         {{"type", "array"},
+          {"items", task_id_schema("A task that must succeed first.")},
+          {"maxItems", 100},
+          {"description", "Start only after all these tasks exited 0; skipped otherwise."}}},
+        {"priority",
+         {{"type", "integer"},
+          {"minimum", -1000},
+          {"maximum", 1000},
+          {"description", "Among queued jobs, higher starts first (default 0)."}}}}},
+      {"required", {"command"}},
+      {"additionalProperties", false}};
+  // Open to more fields: an MCP task's final result for this tool is the whole job
+  // (job_to_json) plus its output.
+  run.output_schema = {
+      {"type", "object"},
+      {"properties",
+       {{"task_id", {{"type", "string"}}},
+        {"status", {{"type", "string"}}},
+        {"pid", {{"type", "integer"}}},
+        {"log_path", {{"type", "string"}}},
+        {"exit_code", {{"type", json::array({"integer", "null"})}}},
+        {"output",
+         {{"type", "string"},
+          {"description", "in an MCP task's final result: the job's output, head and tail"}}}}},
+      {"required", {"task_id", "status"}}};
+  run.annotations = annotations("Run in background", false, true, false);
+  run.background = true;
+  run.task_support = true;
+  run.run = background_run;
+  tools.push_back(std::move(run));
+
+  tools.push_back(check_background_tool());
+
+  ToolDef output;
+  output.name = "background_output";
+  output.description =
+      "Read a background job's output (stdout and stderr together, ANSI codes stripped, "
+      "progress-bar redraws collapsed), while it runs or after it ended. mode \"new\" (default) "
+      "returns only what was printed since your previous background_output call for this job, "
+      "so repeated calls never repeat text; \"tail\" / \"head\" return the last / first `lines` "
+      "lines (default 50); \"all\" returns everything. `filter` (regex) keeps only matching "
+      "lines, e.g. \"error|FAIL\". Long output is cut in the middle and the full log's path is "
+      "given.";
+  output.input_schema = {
+      {"type", "object"},
+      {"properties",
+       {{"task_id", task_id_schema("The job whose output to read.")},
+        {"mode",
+         {{"type", "string"},
+          {"enum", {"new", "tail", "head", "all"}},
+          {"description", "\"new\" (default), \"tail\", \"head\" or \"all\"."}}},
+        {"lines",
+         {{"type", "integer"},
+          {"minimum", 1},
+          {"maximum", 10000},
+          {"description", "Lines for tail and head (default 50)."}}},
+        {"filter",
+         {{"type", "string"},
+          {"description", "ECMAScript regex: keep only the lines that match."}}}}},
+      {"required", {"task_id"}},
+      {"additionalProperties", false}};
+  output.output_schema = {{"type", "object"},
+                          {"properties",
+                           {{"task_id", {{"type", "string"}}},
+                            {"status", {{"type", "string"}}},
+                            {"mode", {{"type", "string"}}},
+                            {"text", {{"type", "string"}}},
+                            {"from_offset", {{"type", "integer"}}},
+                            {"to_offset", {{"type", "integer"}}},
+                            {"lines_omitted", {{"type", "integer"}}},
+                            {"bytes_omitted", {{"type", "integer"}}},
+                            {"job_running", {{"type", "boolean"}}},
+                            {"log_path", {{"type", "string"}}}}},
+                          {"required", {"task_id", "status", "text", "job_running"}}};
+  output.annotations = annotations("Read background output", true, false, false);
+  output.background = true;
+  output.run = background_output;
+  tools.push_back(std::move(output));
+
+  tools.push_back(background_wait_tool());
+  tools.push_back(background_kill_tool());
+  tools.push_back(background_input_tool());
+  return tools;
+}
+
+}  // namespace meanwhile
