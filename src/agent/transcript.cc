@@ -22,7 +22,7 @@ namespace {
 
 Result<UniqueFd> open_append(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-  if (!fd) return make_error("cannot open transcript " + path + ": " + std::strerror(errno));
+  if (!fd) return posix_error("cannot open transcript " + path, errno);
   return fd;
 }
 
@@ -49,7 +49,7 @@ Result<Transcript> Transcript::create(const std::string& sessions_dir) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd) return Transcript(path, std::move(fd));
     if (errno != EEXIST || attempt >= 100) {
-      return make_error("cannot create transcript " + path + ": " + std::strerror(errno));
+      return posix_error("cannot create transcript " + path, errno);
     }
   }
 }
@@ -105,7 +105,7 @@ Status Transcript::append(const json& message) {
   while (done < line.size()) {
     ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return make_error("cannot write transcript " + path_ + ": " + std::strerror(errno));
+    if (n <= 0) return posix_error("cannot write transcript " + path_, errno);
     done += static_cast<std::size_t>(n);
   }
   return Ok{};

@@ -16,37 +16,42 @@
 namespace meanwhile {
 namespace {
 
-Error posix_error(const std::string& what, const std::string& path) {
-  return make_error(fmt::format("{} {}: {}", what, path, std::strerror(errno)));
+Error path_error(const std::string& what, const std::string& path) {
+  return posix_error(fmt::format("{} {}", what, path), errno);
 }
 
 // mkdir if missing, then the checks every directory of ours gets.
 Status ensure_private_dir(const std::string& path, bool refuse_symlink) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return posix_error("cannot create the data directory", path);
+    return path_error("cannot create the data directory", path);
   }
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return posix_error("cannot inspect", path);
+  if (::lstat(path.c_str(), &st) != 0) return path_error("cannot inspect", path);
   if (S_ISLNK(st.st_mode)) {
     if (refuse_symlink) {
-      return make_error(fmt::format(
-          "the data directory {} is a symbolic link (a repository may have shipped it): "
-          "refusing to follow it; remove it, or choose a data directory explicitly",
-          path));
+      return make_error(
+          ErrorCode::permission_denied,
+          fmt::format(
+              "the data directory {} is a symbolic link (a repository may have shipped it): "
+              "refusing to follow it; remove it, or choose a data directory explicitly",
+              path));
     }
-    if (::stat(path.c_str(), &st) != 0) return posix_error("cannot inspect", path);
+    if (::stat(path.c_str(), &st) != 0) return path_error("cannot inspect", path);
   }
   if (!S_ISDIR(st.st_mode)) {
-    return make_error(fmt::format("the data directory {} is not a directory", path));
+    return make_error(ErrorCode::invalid_argument,
+                      fmt::format("the data directory {} is not a directory", path));
   }
   if (st.st_uid != ::geteuid()) {
-    return make_error(fmt::format(
-        "the data directory {} belongs to uid {}, not to you (uid {}): refusing to use it; "
-        "remove it, or choose another data directory",
-        path, st.st_uid, ::geteuid()));
+    return make_error(
+        ErrorCode::permission_denied,
+        fmt::format(
+            "the data directory {} belongs to uid {}, not to you (uid {}): refusing to use it; "
+            "remove it, or choose another data directory",
+            path, st.st_uid, ::geteuid()));
   }
   if ((st.st_mode & 07777) != 0700 && ::chmod(path.c_str(), 0700) != 0) {
-    return posix_error("cannot make private", path);
+    return path_error("cannot make private", path);
   }
   return Ok{};
 }
@@ -77,7 +82,7 @@ Status prepare_data_dir(const std::string& dir, bool refuse_symlink) {
 
   const std::string db = dir + "/jobs.db";
   UniqueFd created(::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!created) return posix_error("cannot create the job store", db);
+  if (!created) return path_error("cannot create the job store", db);
   for (const char* suffix : {"", "-wal", "-shm"}) make_private(db + suffix);
 
   // Logs written before this version were 0644.

@@ -39,13 +39,15 @@ JobEnvironment JobEnvironment::from_host() {
 
 Status JobEnvironment::check(const std::vector<std::pair<std::string, std::string>>& vars) {
   for (const auto& [key, value] : vars) {
-    if (key.empty()) return make_error("environment variable with an empty name");
+    if (key.empty())
+      return make_error(ErrorCode::invalid_argument, "environment variable with an empty name");
     if (key.find('=') != std::string::npos || key.find('\0') != std::string::npos) {
-      return make_error("invalid environment variable name '" + key +
-                        "': it must not contain '=' or NUL");
+      return make_error(ErrorCode::invalid_argument, "invalid environment variable name '" + key +
+                                                         "': it must not contain '=' or NUL");
     }
     if (value.find('\0') != std::string::npos) {
-      return make_error("environment variable " + key + " contains a NUL byte");
+      return make_error(ErrorCode::invalid_argument,
+                        "environment variable " + key + " contains a NUL byte");
     }
   }
   return Ok{};

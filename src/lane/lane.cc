@@ -29,7 +29,8 @@ Result<std::uint64_t> Lane::Impl::parse_id(const JobId& id) const {
   std::uint64_t key = 0;
   auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), key);
   if (id.empty() || ec != std::errc() || end != id.data() + id.size()) {
-    return make_error("unknown job id '" + id + "': job ids are numbers such as \"12\"");
+    return make_error(ErrorCode::not_found,
+                      "unknown job id '" + id + "': job ids are numbers such as \"12\"");
   }
   return key;
 }
@@ -37,20 +38,23 @@ Result<std::uint64_t> Lane::Impl::parse_id(const JobId& id) const {
 Status Lane::Impl::check_after(const JobSpec& spec, std::string* skip_reason) const {
   for (const JobId& dep : spec.after) {
     auto key = parse_id(dep);
-    if (!key) return make_error("in after: " + key.error());
+    if (!key) return with_field("after", with_prefix("in after: ", key.error_info()));
     if (find(*key)) continue;  // one of ours: the lane thread follows it
     auto row = store_->load(dep);
-    if (!row) return make_error("in after: cannot read job " + dep + ": " + row.error());
-    if (!*row) return make_error("in after: unknown job id " + dep);
+    if (!row) return with_prefix("in after: cannot read job " + dep + ": ", row.error_info());
+    if (!*row) return make_error(ErrorCode::not_found, "in after: unknown job id " + dep, "after");
     const JobInfo& info = (*row)->info;
     if (is_terminal(info.status)) {
       if (!info.succeeded() && skip_reason->empty()) {
         *skip_reason = "job " + dep + " did not succeed (" + describe_end(info) + ")";
       }
     } else if ((*row)->host.alive()) {
-      return make_error("in after: job " + dep + " belongs to another meanwhile process (pid " +
-                        std::to_string((*row)->host.pid) + ") and is still " +
-                        to_string(info.status) + "; a job can only run after jobs of its own host");
+      return make_error(ErrorCode::failed_precondition,
+                        "in after: job " + dep + " belongs to another meanwhile process (pid " +
+                            std::to_string((*row)->host.pid) + ") and is still " +
+                            to_string(info.status) +
+                            "; a job can only run after jobs of its own host",
+                        "after");
     } else if (skip_reason->empty()) {
       *skip_reason = "job " + dep + " was lost (the process that ran it died)";
     }
@@ -60,10 +64,11 @@ Status Lane::Impl::check_after(const JobSpec& spec, std::string* skip_reason) co
 
 Result<JobId> Lane::Impl::submit(JobSpec spec) {
   if (spec.command.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return make_error("empty command: give the shell command to run");
+    return make_error(ErrorCode::invalid_argument, "empty command: give the shell command to run",
+                      "command");
   }
   if (spec.command.find('\0') != std::string::npos) {
-    return make_error("the command contains a NUL byte");
+    return make_error(ErrorCode::invalid_argument, "the command contains a NUL byte", "command");
   }
   std::error_code ec;
   fs::path cwd = spec.cwd.empty() ? fs::path(options_.workspace) : fs::path(spec.cwd);
@@ -71,31 +76,37 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
   cwd = cwd.lexically_normal();
   const fs::file_status cwd_status = fs::status(cwd, ec);  // one stat for both checks
   if (!fs::exists(cwd_status)) {
-    return make_error("the working directory does not exist: " + cwd.string());
+    return make_error(ErrorCode::not_found, "the working directory does not exist: " + cwd.string(),
+                      "cwd");
   }
   if (!fs::is_directory(cwd_status)) {
-    return make_error("the working directory is not a directory: " + cwd.string());
+    return make_error(ErrorCode::invalid_argument,
+                      "the working directory is not a directory: " + cwd.string(), "cwd");
   }
   spec.cwd = cwd.string();
   if (spec.cwd.size() > 1 && spec.cwd.back() == '/') spec.cwd.pop_back();
   if (spec.timeout && spec.timeout->count() <= 0) {
-    return make_error("invalid timeout of " + std::to_string(spec.timeout->count()) +
-                      " ms: a timeout must be positive (leave it unset for none)");
+    return make_error(ErrorCode::invalid_argument,
+                      "invalid timeout of " + std::to_string(spec.timeout->count()) +
+                          " ms: a timeout must be positive (leave it unset for none)",
+                      "timeout");
   }
   if (spec.timeout && *spec.timeout > kMaxJobTimeout) {
     // now() + a huge duration overflows the clock: the job would be killed at once.
-    return make_error("invalid timeout of " + std::to_string(spec.timeout->count()) +
-                      " ms: at most 366 days (leave it unset for none)");
+    return make_error(ErrorCode::invalid_argument,
+                      "invalid timeout of " + std::to_string(spec.timeout->count()) +
+                          " ms: at most 366 days (leave it unset for none)",
+                      "timeout");
   }
   std::shared_ptr<const WatchRegex> watch;
   if (!spec.watch.empty()) {
     auto compiled = WatchRegex::compile(spec.watch);
-    if (!compiled) return make_error(compiled.error());
+    if (!compiled) return with_field("watch", compiled.error_info());
     watch = std::move(*compiled);
   }
-  if (auto st = JobEnvironment::check(spec.env); !st) return make_error(st.error());
+  if (auto st = JobEnvironment::check(spec.env); !st) return with_field("env", st.error_info());
   std::string skip_reason;
-  if (auto st = check_after(spec, &skip_reason); !st) return make_error(st.error());
+  if (auto st = check_after(spec, &skip_reason); !st) return st.error_info();
   if (!spec.log_cap_bytes) spec.log_cap_bytes = options_.log_cap_bytes;
 
   JobInfo info;
@@ -104,7 +115,7 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
   info.submitted_at = WallClock::now();
   info.ours = true;
   auto key = next_job_id();
-  if (!key) return make_error("cannot record the job in the store: " + key.error());
+  if (!key) return with_prefix("cannot record the job in the store: ", key.error_info());
   info.id = std::to_string(*key);
   info.log_path = options_.data_dir + "/logs/" + info.id + ".log";
   const JobId id = info.id;
@@ -116,7 +127,7 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
   job->skip_reason = std::move(skip_reason);
   {
     std::lock_guard lock(mu_);
-    if (closed_) return make_error("the lane is shutting down: no new jobs");
+    if (closed_) return make_error(ErrorCode::closed, "the lane is shutting down: no new jobs");
     jobs_.emplace(*key, job);
   }
   asio::post(io_, [this, job] { on_submitted(job); });
@@ -131,7 +142,7 @@ Result<std::uint64_t> Lane::Impl::next_job_id() {
   std::lock_guard lock(ids_mu_);
   if (next_id_ == end_id_) {
     auto first = store_->reserve_ids(id_block_);
-    if (!first) return make_error(first.error());
+    if (!first) return first.error_info();
     next_id_ = static_cast<std::uint64_t>(*first);
     end_id_ = next_id_ + static_cast<std::uint64_t>(id_block_);
     id_block_ = std::min(id_block_ * 2, kMaxIdBlock);
@@ -141,17 +152,18 @@ Result<std::uint64_t> Lane::Impl::next_job_id() {
 
 Status Lane::Impl::kill(const JobId& id) {
   auto key = parse_id(id);
-  if (!key) return make_error(key.error());
+  if (!key) return key.error_info();
   JobPtr job = find(*key);
   if (!job) {
     auto row = store_->load(id);
-    if (!row) return make_error("cannot read job " + id + ": " + row.error());
-    if (!*row) return make_error("unknown job id " + id);
-    return make_error("job " + id +
-                      " belongs to another meanwhile process (or an earlier one) "
-                      "and is " +
-                      to_string((*row)->info.status) +
-                      "; only the process that runs a job can kill it");
+    if (!row) return with_prefix("cannot read job " + id + ": ", row.error_info());
+    if (!*row) return make_error(ErrorCode::not_found, "unknown job id " + id);
+    return make_error(ErrorCode::failed_precondition,
+                      "job " + id +
+                          " belongs to another meanwhile process (or an earlier one) "
+                          "and is " +
+                          to_string((*row)->info.status) +
+                          "; only the process that runs a job can kill it");
   }
   asio::post(io_, [this, job] { kill_job(job, EndReason::killed, ""); });
   return Ok{};
@@ -159,32 +171,38 @@ Status Lane::Impl::kill(const JobId& id) {
 
 Status Lane::Impl::write_input(const JobId& id, std::string_view data, bool close) {
   auto key = parse_id(id);
-  if (!key) return make_error(key.error());
+  if (!key) return key.error_info();
   JobPtr job = find(*key);
   if (!job) {
     auto row = store_->load(id);
-    if (row && !*row) return make_error("unknown job id " + id);
-    return make_error("job " + id +
-                      " belongs to another meanwhile process (or an earlier one); "
-                      "only the process that runs a job can write to its stdin");
+    if (row && !*row) return make_error(ErrorCode::not_found, "unknown job id " + id);
+    return make_error(ErrorCode::failed_precondition,
+                      "job " + id +
+                          " belongs to another meanwhile process (or an earlier one); "
+                          "only the process that runs a job can write to its stdin");
   }
   {
     std::lock_guard lock(mu_);
     const JobInfo& info = job->info;
     if (info.spec.stdin_mode != StdinMode::pipe) {
-      return make_error("job " + id +
-                        " was started with stdin null (it reads EOF); submit it "
-                        "with stdin pipe to write to it");
+      return make_error(ErrorCode::failed_precondition,
+                        "job " + id +
+                            " was started with stdin null (it reads EOF); submit it "
+                            "with stdin pipe to write to it");
     }
     if (is_terminal(info.status)) {
-      return make_error("job " + id + " has finished (" + describe_end(info) +
-                        "); its stdin is closed");
+      return make_error(
+          ErrorCode::failed_precondition,
+          "job " + id + " has finished (" + describe_end(info) + "); its stdin is closed");
     }
-    if (job->stdin_closed) return make_error("the stdin of job " + id + " is already closed");
+    if (job->stdin_closed) {
+      return make_error(ErrorCode::failed_precondition,
+                        "the stdin of job " + id + " is already closed");
+    }
     if (job->stdin_queued + data.size() > kMaxStdinQueued) {
-      return make_error("job " + id +
-                        " is not reading its stdin: over 64 MiB are waiting; "
-                        "try again later");
+      return make_error(ErrorCode::busy, "job " + id +
+                                             " is not reading its stdin: over 64 MiB are waiting; "
+                                             "try again later");
     }
     job->stdin_queued += data.size();
     if (close) job->stdin_closed = true;
@@ -225,7 +243,7 @@ Lane::~Lane() = default;
 Result<std::unique_ptr<Lane>> Lane::open(LaneOptions options) {
   return guarded<std::unique_ptr<Lane>>([&]() -> Result<std::unique_ptr<Lane>> {
     auto impl = Impl::open(std::move(options));
-    if (!impl) return make_error(impl.error());
+    if (!impl) return impl.error_info();
     return std::unique_ptr<Lane>(new Lane(std::move(*impl)));
   });
 }

@@ -37,10 +37,6 @@ std::string end_text(const JobInfo& info) {
 constexpr std::chrono::milliseconds kFlushDelay{5};
 constexpr std::chrono::milliseconds kFlushRetryDelay{200};  // after the store failed
 
-std::string errno_text(const char* what) {
-  return std::string(what) + ": " + std::strerror(errno);
-}
-
 constexpr std::size_t kFreeStacks = 32;  // child stacks kept for reuse
 
 // A host that closed its stdio gets pipes on fds 0-2; the child dup2()s onto those.
@@ -52,8 +48,9 @@ void keep_above_stdio(UniqueFd& fd) {
 }
 
 // Failures that an exit of another job may cure.
+// Out of fds, processes or memory: the job waits for a running one to end instead of failing.
 bool is_transient(int err) {
-  return err == EMFILE || err == ENFILE || err == EAGAIN || err == ENOMEM;
+  return posix_error_code(err) == ErrorCode::resource_exhausted;
 }
 
 }  // namespace
@@ -161,7 +158,7 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) {
     spawn_transient_ = is_transient(errno);
-    return make_error(errno_text("cannot start: pipe2"));
+    return posix_error("cannot start: pipe2", errno);
   }
   UniqueFd output_read(fds[0]), output_write(fds[1]);
   keep_above_stdio(output_write);
@@ -171,7 +168,7 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   if (info.spec.stdin_mode == StdinMode::pipe) {
     if (::pipe2(fds, O_CLOEXEC) < 0) {
       spawn_transient_ = is_transient(errno);
-      return make_error(errno_text("cannot start: pipe2"));
+      return posix_error("cannot start: pipe2", errno);
     }
     input_read.reset(fds[0]);
     input_write.reset(fds[1]);
@@ -218,15 +215,16 @@ Status Lane::Impl::spawn(const JobPtr& job) {
     auto reaper = ChildReaper::instance().lock();
     spawned = spawn_process(request);
     if (!spawned) {
-      spawn_transient_ = is_transient(errno) && (spawned.error().find("cannot start: pipe2") == 0 ||
-                                                 spawned.error().find("cannot start: vfork") == 0);
+      // Only the host's own pipe2()/vfork() failing for want of resources is transient: what the
+      // child reports (exec, chdir) is the job's own failure, and carries ErrorCode::internal.
+      spawn_transient_ = spawned.code() == ErrorCode::resource_exhausted;
       pending->resolved = true;
-      return make_error(spawned.error());
+      return spawned.error_info();
     }
     ChildReaper::instance().track_locked(spawned->pid, this);
     pending->resolved = true;  // vfork returned after execve: nothing is read any more
   } else if (!spawned) {
-    return make_error(spawned.error());
+    return spawned.error_info();
   }
   const pid_t pid = spawned->pid;
   output_write.reset();  // the job holds the write end now: EOF once it (and its heirs) close it
@@ -305,7 +303,7 @@ Result<Spawned> Lane::Impl::start_async(const JobPtr& job, std::unique_ptr<Pendi
     free_stacks_.push_back(std::move(pending->stack));  // no child: the stack is free
     spawn_transient_ = is_transient(err);
     if (!spawn_transient_) async_spawn_ = false;  // e.g. clone3 forbidden: vfork from now on
-    return make_error(started.error());
+    return started.error_info();
   }
   ChildReaper::instance().track_locked(started->pid, this);
   reaper.unlock();

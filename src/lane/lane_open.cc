@@ -67,7 +67,8 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   std::error_code ec;
   fs::path workspace = fs::absolute(options.workspace.empty() ? "." : options.workspace, ec);
   if (ec || !fs::is_directory(workspace, ec)) {
-    return make_error("the workspace is not a directory: " + options.workspace);
+    return make_error(ErrorCode::invalid_argument,
+                      "the workspace is not a directory: " + options.workspace, "workspace");
   }
   workspace = workspace.lexically_normal();
   fs::path data_dir =
@@ -77,13 +78,13 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   // its contents are private (data_dir.h).
   if (!options.data_dir.empty()) fs::create_directories(data_dir.parent_path(), ec);
   if (auto ok = prepare_data_dir(data_dir.string(), options.data_dir.empty()); !ok) {
-    return make_error(ok.error());
+    return ok.error_info();
   }
   if (options.kill_grace.count() < 0 || options.stall_after.count() <= 0 ||
       options.watch_fold.count() < 0) {
-    return make_error(
-        "invalid lane options: kill_grace and watch_fold must not be negative, "
-        "stall_after must be positive");
+    return make_error(ErrorCode::invalid_argument,
+                      "invalid lane options: kill_grace and watch_fold must not be negative, "
+                      "stall_after must be positive");
   }
   options.workspace = workspace.string();
   options.data_dir = data_dir.string();
@@ -94,7 +95,7 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
 
   const std::string db_path = options.data_dir + "/jobs.db";
   auto store = Store::open(db_path);
-  if (!store) return make_error("cannot open the job store " + db_path + ": " + store.error());
+  if (!store) return store.error_info();
 
   std::unique_ptr<Impl> impl(new Impl(std::move(options)));
   impl->store_ = std::move(*store);
@@ -105,8 +106,7 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   if (impl->devnull_.get() >= 0 && impl->devnull_.get() < 3) {  // a host without stdio
     impl->devnull_.reset(::fcntl(impl->devnull_.get(), F_DUPFD_CLOEXEC, 3));
   }
-  if (!impl->devnull_)
-    return make_error(std::string("cannot open /dev/null: ") + std::strerror(errno));
+  if (!impl->devnull_) return posix_error("cannot open /dev/null", errno);
   // Orphans of jobs (`cmd &`, double forks) come back to this process, to be reaped and killed.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   impl->child_nofile_ = raise_fd_limit();

@@ -10,6 +10,7 @@
 #include "lane/lane_impl.h"
 #include "lane/output_reader.h"
 #include "lane/proc.h"
+#include "lane/watch_regex.h"
 
 namespace meanwhile {
 
@@ -74,7 +75,7 @@ static bool may_have_descendants(const Job& job) {
 
 Result<JobInfo> Lane::Impl::get(const JobId& id) const {
   auto key = parse_id(id);
-  if (!key) return make_error(key.error());
+  if (!key) return key.error_info();
   std::vector<DescendantQuery> queries;
   JobInfo info;
   {
@@ -89,8 +90,8 @@ Result<JobInfo> Lane::Impl::get(const JobId& id) const {
   }
   if (info.id.empty()) {
     auto row = store_->load(id);
-    if (!row) return make_error("cannot read job " + id + ": " + row.error());
-    if (!*row) return make_error("unknown job id " + id);
+    if (!row) return with_prefix("cannot read job " + id + ": ", row.error_info());
+    if (!*row) return make_error(ErrorCode::not_found, "unknown job id " + id);
     info = std::move((*row)->info);
     info.ours = false;
     return info;
@@ -155,7 +156,7 @@ std::vector<JobInfo> Lane::Impl::list(std::size_t limit) const {
 
 Result<OutputChunk> Lane::Impl::read_output(const ReadRequest& request) {
   auto key = parse_id(request.id);
-  if (!key) return make_error(key.error());
+  if (!key) return key.error_info();
   std::string log_path;
   bool running = false;
   bool started = true;
@@ -166,13 +167,17 @@ Result<OutputChunk> Lane::Impl::read_output(const ReadRequest& request) {
     started = job->info.status != JobStatus::queued;
   } else {
     auto row = store_->load(request.id);
-    if (!row) return make_error("cannot read job " + request.id + ": " + row.error());
-    if (!*row) return make_error("unknown job id " + request.id);
+    if (!row) return with_prefix("cannot read job " + request.id + ": ", row.error_info());
+    if (!*row) return make_error(ErrorCode::not_found, "unknown job id " + request.id);
     log_path = (*row)->info.log_path;
     running = (*row)->info.status == JobStatus::running && (*row)->host.alive();
   }
   std::error_code ec;
   if (!started || !std::filesystem::exists(log_path, ec)) {
+    if (!request.filter.empty()) {  // a bad filter is refused even before there is output
+      auto compiled = WatchRegex::compile(request.filter, "filter");
+      if (!compiled) return compiled.error_info();
+    }
     OutputChunk empty;  // nothing printed yet (or the job never started)
     empty.job_running = running;
     empty.log_path = log_path;
@@ -194,22 +199,24 @@ Result<OutputChunk> Lane::Impl::read_output(const ReadRequest& request) {
 
 Result<std::optional<JobInfo>> Lane::Impl::wait_terminal(const std::vector<JobId>& ids,
                                                          std::chrono::milliseconds timeout) {
-  if (ids.empty()) return make_error("wait_terminal: no job ids given");
+  if (ids.empty())
+    return make_error(ErrorCode::invalid_argument, "wait_terminal: no job ids given");
   // Ours are followed in memory; others must already be terminal (nothing would wake us).
   std::vector<std::pair<JobPtr, std::optional<JobInfo>>> targets;
   for (const JobId& id : ids) {
     auto key = parse_id(id);
-    if (!key) return make_error(key.error());
+    if (!key) return key.error_info();
     if (JobPtr job = find(*key)) {
       targets.emplace_back(job, std::nullopt);
       continue;
     }
     auto row = store_->load(id);
-    if (!row) return make_error("cannot read job " + id + ": " + row.error());
-    if (!*row) return make_error("unknown job id " + id);
+    if (!row) return with_prefix("cannot read job " + id + ": ", row.error_info());
+    if (!*row) return make_error(ErrorCode::not_found, "unknown job id " + id);
     if (!is_terminal((*row)->info.status) && (*row)->host.alive()) {
-      return make_error("job " + id + " belongs to another meanwhile process and is still " +
-                        to_string((*row)->info.status) + "; this process cannot wait for it");
+      return make_error(ErrorCode::failed_precondition,
+                        "job " + id + " belongs to another meanwhile process and is still " +
+                            to_string((*row)->info.status) + "; this process cannot wait for it");
     }
     JobInfo info = std::move((*row)->info);
     info.ours = false;

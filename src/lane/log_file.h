@@ -33,7 +33,7 @@ class LogFile {
       const ssize_t n =
           ::pread(fd_.get(), out.data() + done, out.size() - done, static_cast<off_t>(from + done));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return make_error("cannot read log " + path_ + ": " + std::strerror(errno));
+      if (n < 0) return posix_error("cannot read log " + path_, errno);
       if (n == 0) break;  // truncated under us
       done += static_cast<std::size_t>(n);
     }
@@ -48,7 +48,7 @@ class LogFile {
     std::size_t found = 0;
     limit = std::min(limit, size_);
     for (std::uint64_t pos = from; pos < limit && found < count; pos += kBlock) {
-      if (auto s = read(pos, std::min(limit, pos + kBlock), block); !s) return Error{s.error()};
+      if (auto s = read(pos, std::min(limit, pos + kBlock), block); !s) return s.error_info();
       const char* p = block.data();
       const char* end = p + block.size();
       while (p < end && (p = static_cast<const char*>(std::memchr(p, '\n', end - p)))) {
@@ -66,7 +66,7 @@ class LogFile {
     std::size_t found = 0;
     while (to > floor && found < count) {
       const std::uint64_t from = to - std::min<std::uint64_t>(kBlock, to - floor);
-      if (auto s = read(from, to, block); !s) return Error{s.error()};
+      if (auto s = read(from, to, block); !s) return s.error_info();
       std::size_t len = block.size();
       while (len > 0) {
         const void* hit = ::memrchr(block.data(), '\n', len);
@@ -83,7 +83,7 @@ class LogFile {
     std::string block;
     std::uint64_t lines = 0;
     for (std::uint64_t pos = from; pos < to; pos += kBlock) {
-      if (auto s = read(pos, std::min(to, pos + kBlock), block); !s) return Error{s.error()};
+      if (auto s = read(pos, std::min(to, pos + kBlock), block); !s) return s.error_info();
       lines += static_cast<std::uint64_t>(std::count(block.begin(), block.end(), '\n'));
     }
     return lines;

@@ -88,11 +88,11 @@ class Reader {
         status = filter_ ? tail_filtered(range) : tail(range);
         break;
     }
-    if (!status) return Error{status.error()};
+    if (!status) return status.error_info();
     const bool scanned = request_.mode == ReadMode::head || request_.mode == ReadMode::tail;
     if (!(scanned && filter_)) {
       status = filter_ ? stream_filtered(range) : render(range);
-      if (!status) return Error{status.error()};
+      if (!status) return status.error_info();
     }
     OutputChunk chunk;
     Cut cut = window_.finish();
@@ -125,7 +125,7 @@ class Reader {
       const std::uint64_t floor =
           std::max(range.from, size - std::min<std::uint64_t>(size, kNewlineSearch));
       auto nl = file_.find_newlines_backward(size, 1, floor);
-      if (!nl) return Error{nl.error()};
+      if (!nl) return nl.error_info();
       range.to = std::max(range.from, nl.value() ? *nl.value() + 1 : complete_end(size));
     }
     if (cursor) *cursor = range.to;
@@ -137,7 +137,7 @@ class Reader {
     if (request_.lines == 0) return Ok{};
     // Bounded: past kMaxLineScan the answer is cut in the middle anyway.
     auto end = file_.find_newlines_forward(0, request_.lines, kMaxLineScan);
-    if (!end) return Error{end.error()};
+    if (!end) return end.error_info();
     if (end.value())
       range.to = *end.value();
     else if (file_.size() > kMaxLineScan)
@@ -158,7 +158,7 @@ class Reader {
     // Bounded: past kMaxLineScan the answer is cut in the middle anyway.
     const std::uint64_t floor = end > kMaxLineScan ? end - kMaxLineScan : 0;
     auto nl = file_.find_newlines_backward(end, needed, floor);
-    if (!nl) return Error{nl.error()};
+    if (!nl) return nl.error_info();
     range.from = nl.value() ? *nl.value() + 1 : floor;
     return Ok{};
   }
@@ -196,7 +196,7 @@ class Reader {
     std::optional<std::uint64_t> middle_lines;
     if (middle_to - middle_from <= kMaxCountedMiddle) {
       auto counted = file_.count_newlines(middle_from, middle_to);
-      if (!counted) return Error{counted.error()};
+      if (!counted) return counted.error_info();
       middle_lines = counted.value();
     }
     window_.add(text::clean(std::string_view(head_raw).substr(0, head_len)));
@@ -326,7 +326,7 @@ Result<OutputChunk> read_log(const std::string& log_path, const ReadRequest& req
     std::optional<LineFilter> filter;
     if (!request.filter.empty()) {
       auto compiled = WatchRegex::compile(request.filter, "filter");
-      if (!compiled) return make_error(compiled.error());
+      if (!compiled) return compiled.error_info();
       filter.emplace(std::move(*compiled));
     }
     OutputChunk empty;
@@ -338,11 +338,11 @@ Result<OutputChunk> read_log(const std::string& log_path, const ReadRequest& req
         empty.from_offset = empty.to_offset = cursor ? *cursor : 0;
         return empty;
       }
-      return make_error("cannot open log " + log_path + ": " + std::strerror(errno));
+      return posix_error("cannot open log " + log_path, errno);
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) {
-      return make_error("cannot stat log " + log_path + ": " + std::strerror(errno));
+      return posix_error("cannot stat log " + log_path, errno);
     }
     if (!S_ISREG(st.st_mode)) return make_error("log " + log_path + " is not a regular file");
     LogFile file(std::move(fd), static_cast<std::uint64_t>(st.st_size), log_path);

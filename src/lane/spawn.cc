@@ -125,7 +125,7 @@ struct ChildArgs {
 // dup2() onto 0-2 in the child must never clobber another source fd: keep sources above 2.
 Result<UniqueFd> duplicate_above_stdio(int fd) {
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (copy < 0) return make_error(std::string("fcntl(F_DUPFD_CLOEXEC): ") + std::strerror(errno));
+  if (copy < 0) return posix_error("fcntl(F_DUPFD_CLOEXEC)", errno);
   return UniqueFd(copy);
 }
 
@@ -172,7 +172,7 @@ Result<Spawned> spawn_process(const SpawnRequest& request) {
 
   int report_pipe[2];
   if (::pipe2(report_pipe, O_CLOEXEC) < 0) {
-    return make_error(std::string("cannot start: pipe2: ") + std::strerror(errno));
+    return posix_error("cannot start: pipe2", errno);
   }
   UniqueFd report_read(report_pipe[0]);
   UniqueFd report_write(report_pipe[1]);
@@ -192,7 +192,7 @@ Result<Spawned> spawn_process(const SpawnRequest& request) {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   report_write.reset();
   if (pid < 0) {
-    auto error = make_error(std::string("cannot start: vfork: ") + std::strerror(vfork_errno));
+    auto error = posix_error("cannot start: vfork", vfork_errno);
     errno = vfork_errno;
     return error;
   }

@@ -163,7 +163,7 @@ Result<AsyncSpawn> spawn_process_async(const SpawnRequest& request, ChildStack& 
   int report_pipe[2];
   if (::pipe2(report_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
     const int err = errno;
-    auto error = make_error(std::string("cannot start: pipe2: ") + std::strerror(err));
+    auto error = posix_error("cannot start: pipe2", err);
     errno = err;
     return error;
   }
@@ -171,7 +171,7 @@ Result<AsyncSpawn> spawn_process_async(const SpawnRequest& request, ChildStack& 
   UniqueFd report_write(report_pipe[1]);
   if (report_write.get() < 3) {  // keep it clear of the fds the child dup2()s onto
     int high = ::fcntl(report_write.get(), F_DUPFD_CLOEXEC, 3);
-    if (high < 0) return make_error(std::string("cannot start: ") + std::strerror(errno));
+    if (high < 0) return posix_error("cannot start", errno);
     report_write.reset(high);
   }
   // The child reads these until it execs; `stack` holds them (the lane keeps it untouched).
@@ -193,7 +193,7 @@ Result<AsyncSpawn> spawn_process_async(const SpawnRequest& request, ChildStack& 
   const long pid = raw_clone3(&clone, async_child, args);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
-    auto error = make_error(std::string("cannot start: clone3: ") + std::strerror(-pid));
+    auto error = posix_error("cannot start: clone3", -pid);
     errno = static_cast<int>(-pid);
     return error;
   }

@@ -18,8 +18,9 @@ namespace {
 using nlohmann::json;
 
 Error field_error(std::string_view field, std::string_view expected) {
-  return make_error("job spec: field '" + std::string(field) + "' must be " +
-                    std::string(expected));
+  return make_error(ErrorCode::invalid_argument,
+                    "job spec: field '" + std::string(field) + "' must be " + std::string(expected),
+                    std::string(field));
 }
 
 // Reads one optional field; returns an error message (empty when fine).

@@ -16,6 +16,9 @@
 #include "lane/text.h"
 
 namespace meanwhile {
+
+using store_schema::sqlite_error;
+
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
@@ -165,10 +168,6 @@ StoredJob read_row(sqlite3_stmt* stmt, const std::string& logs_dir) {
   return row;
 }
 
-Error sqlite_error(sqlite3* db, std::string_view what) {
-  return make_error("job store: " + std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
 // Runs SQL without results (schema, pragmas, transaction control outside the hot path).
 bool exec(sqlite3* db, const char* sql) {
   return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
@@ -249,12 +248,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   auto fail = [&](std::string_view what) -> Result<std::unique_ptr<Store>> {
-    std::string message = "cannot open job store " + path + ": " + std::string(what);
+    Error error =
+        make_error(ErrorCode::io, "cannot open job store " + path + ": " + std::string(what));
     if (db) {
-      message += std::string(": ") + sqlite3_errmsg(db);
+      Error cause = sqlite_error(db, what);
+      error.code = cause.code == ErrorCode::internal ? ErrorCode::io : cause.code;
+      error.message += std::string(": ") + sqlite3_errmsg(db);
       sqlite3_close_v2(db);
     }
-    return make_error(std::move(message));
+    return error;
   };
   if (rc != SQLITE_OK) return fail(sqlite3_errstr(rc));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
@@ -276,15 +278,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   }
   if (!exec(db, "PRAGMA synchronous = NORMAL")) return fail("cannot set synchronous");
   auto uuid = store_schema::init(db);
-  // init() rolls back on failure, which resets the error code: its message tells.
-  while (!uuid &&
-         busy_again(uuid.error().find(sqlite3_errstr(SQLITE_BUSY)) != std::string::npos ||
-                    uuid.error().find(sqlite3_errstr(SQLITE_LOCKED)) != std::string::npos)) {
-    uuid = store_schema::init(db);
-  }
+  // init() rolls back on failure, which resets the connection's error: its code tells.
+  while (!uuid && busy_again(uuid.code() == ErrorCode::busy)) uuid = store_schema::init(db);
   if (!uuid) {
     sqlite3_close_v2(db);
-    return make_error("cannot open job store " + path + ": " + uuid.error());
+    Error error = uuid.error_info();
+    error.message = "cannot open job store " + path + ": " + error.message;
+    return error;
   }
   const std::string logs_dir = std::filesystem::path(path).parent_path().string() + "/logs";
   return std::unique_ptr<Store>(new Store(db, std::move(uuid.value()), logs_dir));

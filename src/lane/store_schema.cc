@@ -49,10 +49,6 @@ Stmt prepare(sqlite3* db, const char* sql) {
   return Stmt(stmt);
 }
 
-Error sqlite_error(sqlite3* db, std::string_view what) {
-  return make_error("job store: " + std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
 // Runs SQL without results (schema, pragmas, transaction control outside the hot path).
 bool exec(sqlite3* db, const char* sql) {
   return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
@@ -101,9 +97,10 @@ Result<std::string> init(sqlite3* db) {
   }
   if (version > kSchemaVersion) {
     exec(db, "ROLLBACK");
-    return make_error("job store: schema version " + std::to_string(version) +
-                      " was written by a newer meanwhile (this one knows " +
-                      std::to_string(kSchemaVersion) + ")");
+    return make_error(ErrorCode::failed_precondition,
+                      "job store: schema version " + std::to_string(version) +
+                          " was written by a newer meanwhile (this one knows " +
+                          std::to_string(kSchemaVersion) + ")");
   }
   if (version < kSchemaVersion) {  // version 0: a new database. Later versions migrate here.
     if (!exec(db, kSchema)) return fail("cannot create the schema");
@@ -127,6 +124,19 @@ Result<std::string> init(sqlite3* db) {
   if (uuid.empty()) return fail("the stored uuid is empty");
   if (!exec(db, "COMMIT")) return fail("cannot commit the schema");
   return uuid;
+}
+
+Error sqlite_error(sqlite3* db, std::string_view what) {
+  const int code = sqlite3_errcode(db) & 0xff;
+  ErrorCode kind = ErrorCode::internal;
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+    kind = ErrorCode::busy;
+  else if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CORRUPT ||
+           code == SQLITE_NOTADB || code == SQLITE_CANTOPEN)
+    kind = ErrorCode::io;
+  else if (code == SQLITE_READONLY || code == SQLITE_PERM || code == SQLITE_AUTH)
+    kind = ErrorCode::permission_denied;
+  return make_error(kind, "job store: " + std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
 }  // namespace meanwhile::store_schema

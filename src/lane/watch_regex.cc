@@ -22,8 +22,10 @@ Result<std::shared_ptr<const WatchRegex>> WatchRegex::compile(const std::string&
   options.set_max_mem(kMaxPatternMemory);
   auto impl = std::make_shared<const Impl>(pattern, options);
   if (!impl->re.ok()) {
-    return make_error("invalid " + std::string(what) + " regex '" + pattern +
-                      "': " + impl->re.error());
+    return make_error(
+        ErrorCode::invalid_argument,
+        "invalid " + std::string(what) + " regex '" + pattern + "': " + impl->re.error(),
+        std::string(what));
   }
   return std::shared_ptr<const WatchRegex>(new WatchRegex(std::move(impl)));
 }

@@ -108,7 +108,7 @@ Result<std::unique_ptr<Watchdog>> Watchdog::start(asio::io_context& io,
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    return make_error(std::string("cannot start the watchdog: ") + std::strerror(rc));
+    return posix_error("cannot start the watchdog", rc);
   }
   theirs.reset();
   UniqueFd pidfd(sys::pidfd_open(pid));

@@ -43,10 +43,10 @@ Result<std::vector<ScriptLine>> parse_script_text(std::string_view text, std::st
 
 Result<std::vector<ScriptLine>> read_jsonl(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  if (!in) return posix_error(fmt::format("cannot read {}", path), errno);
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) return make_error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  if (in.bad()) return posix_error(fmt::format("cannot read {}", path), errno);
   return parse_script_text(text.str(), path);
 }
 

@@ -34,13 +34,14 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   spec.priority = args.value("priority", 0);
   for (const auto& id : spec.after)
     if (auto dep = ctx.lane.get(id); !dep)
-      return error_result("after: " + unknown_task_message(id, dep.error()));
+      return error_result("after: " + unknown_task_message(id, dep.error_info()));
 
   auto id = ctx.lane.submit(spec);
   if (!id) {
-    // The lane checks the regex; name the argument the model has to fix.
-    bool bad_watch = id.error().find("watch regex") != std::string::npos;
-    return error_result((bad_watch ? "watch: " : "could not start the job: ") + id.error());
+    // The lane checks the arguments; name the one the model has to fix.
+    const std::string& field = id.error_info().field;
+    return error_result((field.empty() ? std::string("could not start the job") : field) + ": " +
+                        id.error());
   }
   // The lane starts a job on its own thread, a moment after submit: give it that moment, so the
   // result can say "started" with a pid (bounded; a job waiting for a slot stays queued).
@@ -114,11 +115,10 @@ ToolResult background_output(const json& args, ToolContext& ctx) {
   request.filter = string_arg(args, "filter");
   request.max_bytes = kOutputMaxBytes;
   auto job = ctx.lane.get(id);
-  if (!job) return error_result(unknown_task_message(id, job.error()));
+  if (!job) return error_result(unknown_task_message(id, job.error_info()));
   auto chunk = ctx.lane.read_output(request);
   if (!chunk) {
-    if (chunk.error().find("filter regex") != std::string::npos)
-      return error_result("filter: " + chunk.error());
+    if (chunk.error_info().field == "filter") return error_result("filter: " + chunk.error());
     return error_result(fmt::format("task {}: cannot read its output: {}", id, chunk.error()));
   }
 
@@ -162,13 +162,12 @@ json task_id_schema(const char* description) {
                                   "\"12\" (a bare integer is accepted too)."}};
 }
 
-std::string unknown_task_message(const JobId& id, const std::string& lane_error) {
-  if (lane_error.find("unknown") != std::string::npos ||
-      lane_error.find("invalid") != std::string::npos)
+std::string unknown_task_message(const JobId& id, const Error& lane_error) {
+  if (lane_error.code == ErrorCode::not_found || lane_error.code == ErrorCode::invalid_argument)
     return fmt::format("unknown task {}; check_background without task_id lists every job",
                        one_line(id, 60));
   return fmt::format("task {}: {}; check_background without task_id lists every job",
-                     one_line(id, 60), lane_error);
+                     one_line(id, 60), lane_error.message);
 }
 
 bool cancel_requested(const ToolContext& ctx) {

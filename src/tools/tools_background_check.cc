@@ -54,7 +54,7 @@ ToolResult check_background(const json& args, ToolContext& ctx) {
   const JobId id = task_id_arg(args);
   if (!id.empty()) {
     auto job = ctx.lane.get(id);
-    if (!job) return error_result(unknown_task_message(id, job.error()));
+    if (!job) return error_result(unknown_task_message(id, job.error_info()));
     return ToolResult{job_details(*job), json{{"job", job_to_json(*job)}}, false};
   }
   std::vector<JobInfo> jobs = ctx.lane.list();

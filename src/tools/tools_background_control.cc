@@ -28,7 +28,7 @@ std::string pid_list(const std::vector<int>& pids) {
 ToolResult background_kill(const json& args, ToolContext& ctx) {
   const JobId id = task_id_arg(args);
   auto before = ctx.lane.get(id);
-  if (!before) return error_result(unknown_task_message(id, before.error()));
+  if (!before) return error_result(unknown_task_message(id, before.error_info()));
   const JobInfo job = *before;
   json structured{{"task_id", id}, {"status_before", to_string(job.status)}};
 
@@ -108,7 +108,7 @@ ToolResult background_input(const json& args, ToolContext& ctx) {
   const std::string text = string_arg(args, "text");
   const bool close = args.value("close", false);
   auto job = ctx.lane.get(id);
-  if (!job) return error_result(unknown_task_message(id, job.error()));
+  if (!job) return error_result(unknown_task_message(id, job.error_info()));
   if (job->spec.stdin_mode != StdinMode::pipe)
     return error_result(fmt::format(
         "{} was not started with stdin \"pipe\", so it cannot take input (its stdin is empty). "

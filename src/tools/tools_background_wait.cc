@@ -109,7 +109,7 @@ ToolResult background_wait(const json& args, ToolContext& ctx) {
   WaitOutcome out;
   for (const auto& id : ids)
     if (auto job = ctx.lane.get(id); !job)
-      return error_result(unknown_task_message(id, job.error()));
+      return error_result(unknown_task_message(id, job.error_info()));
   if (ids.empty() && active_jobs(ctx.lane).empty() && ctx.lane.pending_notes() == 0)
     return ToolResult{"no background jobs are running; nothing to wait for",
                       json{{"events", json::array()},

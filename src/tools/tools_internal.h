@@ -79,7 +79,7 @@ ToolDef background_input_tool();          // tools_background_control.cc
 // The schema of a task id argument.
 nlohmann::json task_id_schema(const char* description);
 // "unknown task 99; check_background lists every job" for a failed Lane::get.
-std::string unknown_task_message(const JobId& id, const std::string& lane_error);
+std::string unknown_task_message(const JobId& id, const Error& lane_error);
 bool cancel_requested(const ToolContext& ctx);
 
 }  // namespace meanwhile

@@ -47,7 +47,7 @@ bool inside(const std::string& path, const std::string& root) {
 Result<std::string> read_link(const std::string& path) {
   std::string target(PATH_MAX, '\0');
   ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
-  if (n < 0) return make_error("cannot read symlink " + path + ": " + std::strerror(errno));
+  if (n < 0) return posix_error("cannot read symlink " + path, errno);
   target.resize(static_cast<std::size_t>(n));
   return target;
 }

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -295,49 +296,63 @@ TEST(LaneTest, ClosingWritesTheRowsOfJobsItNeverStarted) {
   }
 }
 
+// Every refusal says what is wrong in words, and carries the code (and the argument at fault)
+// that callers decide by.
 TEST(LaneTest, BadInputGetsAClearError) {
   TempDir dir;
   auto lane = open_lane(dir);
   ASSERT_TRUE(lane);
-  auto expect_error = [](const auto& result, const std::string& words) {
-    ASSERT_FALSE(result.ok());
+  auto expect_error = [](const auto& result, const std::string& words, ErrorCode code,
+                         const std::string& field = "") {
+    ASSERT_FALSE(result.ok()) << "expected an error: " << words;
     EXPECT_NE(result.error().find(words), std::string::npos) << result.error();
+    EXPECT_EQ(result.code(), code) << error_code_name(result.code()) << ": " << result.error();
+    EXPECT_EQ(result.error_info().field, field) << result.error();
   };
-  expect_error(lane->submit(shell("")), "empty command");
-  expect_error(lane->submit(shell("   \n")), "empty command");
+  using enum ErrorCode;
+  expect_error(lane->submit(shell("")), "empty command", invalid_argument, "command");
+  expect_error(lane->submit(shell("   \n")), "empty command", invalid_argument, "command");
   JobSpec missing = shell("true");
   missing.cwd = dir / "no-such-dir";
-  expect_error(lane->submit(missing), dir / "no-such-dir");
+  expect_error(lane->submit(missing), dir / "no-such-dir", not_found, "cwd");
+  JobSpec file_cwd = shell("true");
+  file_cwd.cwd = dir / "a-file";
+  { std::ofstream(dir / "a-file") << "x"; }
+  expect_error(lane->submit(file_cwd), "not a directory", invalid_argument, "cwd");
   JobSpec negative = shell("true");
   negative.timeout = std::chrono::milliseconds(-5);
-  expect_error(lane->submit(negative), "timeout");
+  expect_error(lane->submit(negative), "timeout", invalid_argument, "timeout");
   JobSpec regex = shell("true");
   regex.watch = "([unclosed";
-  expect_error(lane->submit(regex), "invalid watch regex");
+  expect_error(lane->submit(regex), "invalid watch regex", invalid_argument, "watch");
   JobSpec after = shell("true");
   after.after = {"999"};
-  expect_error(lane->submit(after), "unknown job id 999");
+  expect_error(lane->submit(after), "unknown job id 999", not_found, "after");
   JobSpec env = shell("true");
   env.env = {{"A=B", "x"}};
-  expect_error(lane->submit(env), "invalid environment variable name");
-  expect_error(lane->get("12345"), "unknown job id 12345");
-  expect_error(lane->get("abc"), "unknown job id 'abc'");
-  expect_error(lane->kill("12345"), "unknown job id");
-  expect_error(lane->write_input("12345", "x", false), "unknown job id");
-  expect_error(lane->wait_terminal({"777"}, 10ms), "unknown job id 777");
-  expect_error(lane->wait_terminal({}, 10ms), "no job ids");
+  expect_error(lane->submit(env), "invalid environment variable name", invalid_argument, "env");
+  expect_error(lane->get("12345"), "unknown job id 12345", not_found);
+  expect_error(lane->get("abc"), "unknown job id 'abc'", not_found);
+  expect_error(lane->kill("12345"), "unknown job id", not_found);
+  expect_error(lane->write_input("12345", "x", false), "unknown job id", not_found);
+  expect_error(lane->wait_terminal({"777"}, 10ms), "unknown job id 777", not_found);
+  expect_error(lane->wait_terminal({}, 10ms), "no job ids", invalid_argument);
   ReadRequest read;
   read.id = "4242";
-  expect_error(lane->read_output(read), "unknown job id");
+  expect_error(lane->read_output(read), "unknown job id", not_found);
 
   JobId done = submit_ok(*lane, shell("true"));
   wait_done(*lane, done);
-  expect_error(lane->write_input(done, "x", false), "stdin null");
+  expect_error(lane->write_input(done, "x", false), "stdin null", failed_precondition);
+  ReadRequest filtered;
+  filtered.id = done;
+  filtered.filter = "(a";
+  expect_error(lane->read_output(filtered), "invalid filter regex", invalid_argument, "filter");
   JobSpec piped = shell("true");
   piped.stdin_mode = StdinMode::pipe;
   JobId finished = submit_ok(*lane, piped);
   wait_done(*lane, finished);
-  expect_error(lane->write_input(finished, "x", false), "has finished");
+  expect_error(lane->write_input(finished, "x", false), "has finished", failed_precondition);
   EXPECT_TRUE(lane->list().size() == 2);  // the rejected submits left no rows
 }
 
@@ -351,11 +366,14 @@ TEST(LaneTest, OpenFailsClearlyWhenTheStoreCannotBeOpened) {
   auto lane = Lane::open(options);
   ASSERT_FALSE(lane.ok());
   EXPECT_NE(lane.error().find("jobs.db"), std::string::npos) << lane.error();
+  EXPECT_EQ(lane.code(), ErrorCode::io) << error_code_name(lane.code());
 
   options.workspace = dir / "missing";
   auto no_workspace = Lane::open(options);
   ASSERT_FALSE(no_workspace.ok());
   EXPECT_NE(no_workspace.error().find("workspace"), std::string::npos);
+  EXPECT_EQ(no_workspace.code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(no_workspace.error_info().field, "workspace");
 }
 
 TEST(LaneTest, ACommandThatCannotStartIsAFinishedJobWithTheReason) {
