@@ -205,6 +205,10 @@ class Lane {
   // Returns the first terminal job found, or nullopt on timeout. Unknown ids: error.
   Result<std::optional<JobInfo>> wait_terminal(const std::vector<JobId>& ids,
                                                std::chrono::milliseconds timeout);
+  // Blocks until one of this process's jobs is no longer queued (running, or ended) or the
+  // timeout passes; returns its state either way. Woken by the lane, no polling. A job of
+  // another process is returned as stored at once. Unknown id: not_found.
+  Result<JobInfo> wait_started(const JobId& id, std::chrono::milliseconds timeout);
   // Number of notes waiting to be drained.
   std::size_t pending_notes() const;
   // Notes dropped because more than LaneOptions::max_pending_notes were waiting.

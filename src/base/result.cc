@@ -7,17 +7,28 @@ namespace meanwhile {
 
 const char* error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::internal: return "internal";
-    case ErrorCode::invalid_argument: return "invalid_argument";
-    case ErrorCode::not_found: return "not_found";
-    case ErrorCode::already_exists: return "already_exists";
-    case ErrorCode::permission_denied: return "permission_denied";
-    case ErrorCode::busy: return "busy";
-    case ErrorCode::resource_exhausted: return "resource_exhausted";
-    case ErrorCode::unavailable: return "unavailable";
-    case ErrorCode::io: return "io";
-    case ErrorCode::closed: return "closed";
-    case ErrorCode::failed_precondition: return "failed_precondition";
+    case ErrorCode::internal:
+      return "internal";
+    case ErrorCode::invalid_argument:
+      return "invalid_argument";
+    case ErrorCode::not_found:
+      return "not_found";
+    case ErrorCode::already_exists:
+      return "already_exists";
+    case ErrorCode::permission_denied:
+      return "permission_denied";
+    case ErrorCode::busy:
+      return "busy";
+    case ErrorCode::resource_exhausted:
+      return "resource_exhausted";
+    case ErrorCode::unavailable:
+      return "unavailable";
+    case ErrorCode::io:
+      return "io";
+    case ErrorCode::closed:
+      return "closed";
+    case ErrorCode::failed_precondition:
+      return "failed_precondition";
   }
   return "internal";
 }
@@ -26,18 +37,25 @@ ErrorCode posix_error_code(int err) {
   switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case ESRCH: return ErrorCode::not_found;
+    case ESRCH:
+      return ErrorCode::not_found;
     case EACCES:
-    case EPERM: return ErrorCode::permission_denied;
+    case EPERM:
+      return ErrorCode::permission_denied;
     case EMFILE:
     case ENFILE:
     case EAGAIN:
-    case ENOMEM: return ErrorCode::resource_exhausted;
-    case EBUSY: return ErrorCode::busy;
+    case ENOMEM:
+      return ErrorCode::resource_exhausted;
+    case EBUSY:
+      return ErrorCode::busy;
     case EINVAL:
-    case ENAMETOOLONG: return ErrorCode::invalid_argument;
-    case EEXIST: return ErrorCode::already_exists;
-    default: return ErrorCode::io;
+    case ENAMETOOLONG:
+      return ErrorCode::invalid_argument;
+    case EEXIST:
+      return ErrorCode::already_exists;
+    default:
+      return ErrorCode::io;
   }
 }
 

@@ -297,6 +297,10 @@ Result<std::optional<JobInfo>> Lane::wait_terminal(const std::vector<JobId>& ids
   return guarded<std::optional<JobInfo>>([&] { return impl_->wait_terminal(ids, timeout); });
 }
 
+Result<JobInfo> Lane::wait_started(const JobId& id, std::chrono::milliseconds timeout) {
+  return guarded<JobInfo>([&] { return impl_->wait_started(id, timeout); });
+}
+
 std::size_t Lane::pending_notes() const {
   return impl_->pending_notes();
 }

@@ -34,6 +34,8 @@
 #include "lane/job_output.h"
 #include "lane/note_queue.h"
 #include "lane/process_tree.h"
+#include "lane/row_writer.h"
+#include "lane/scheduler.h"
 #include "lane/spawn.h"
 #include "lane/spawn_report.h"
 #include "lane/store.h"
@@ -136,14 +138,8 @@ struct Job {
   EndReason end_reason = EndReason::none;
   std::string end_error;
   std::unique_ptr<LiveJob> live;
-  std::vector<std::uint64_t> dependents;  // queued jobs that run after this one
-  std::size_t deps_pending = 0;
   std::string skip_reason;        // set at submit when a job in `after` already failed
   bool watchdog_dropped = false;  // the watchdog holds no pidfd of it (watchdog.h)
-  bool ready = false;             // in Impl::ready_
-  bool holds_slot = false;        // its leader was started and counts against max_slots
-  bool dirty = false;             // in Impl::dirty_
-  bool stored = false;            // its row is in the store (written by flush_store)
   std::string stdin_pending;
   std::size_t stdin_offset = 0;
   bool stdin_close_requested = false;
@@ -172,6 +168,7 @@ class Lane::Impl : public ReapOwner {
   }
   Result<std::optional<JobInfo>> wait_terminal(const std::vector<JobId>& ids,
                                                std::chrono::milliseconds timeout);
+  Result<JobInfo> wait_started(const JobId& id, std::chrono::milliseconds timeout);
   std::size_t pending_notes() const { return notes_.size(); }
   std::uint64_t dropped_notes() const { return notes_.dropped(); }
   int notify_fd() const { return notes_.fd(); }
@@ -194,7 +191,6 @@ class Lane::Impl : public ReapOwner {
 
   // ---- lane thread: life cycle (lane_loop.cc) ----
   void on_submitted(const JobPtr& job);
-  void make_ready(const JobPtr& job);
   void schedule();
   void start_batch();
   void start_some();
@@ -202,7 +198,7 @@ class Lane::Impl : public ReapOwner {
   bool start(const JobPtr& job);
   Status spawn(const JobPtr& job);
   void finish(const JobPtr& job, JobStatus status, const ExitStatus& exit, std::string error);
-  void resolve_dependents(Job& job);
+  void release_dependents(const Job& job);
   void on_leader_exit(const JobPtr& job, ExitStatus status);
   void watch_leader(const JobPtr& job);
   Result<Spawned> start_async(const JobPtr& job, std::unique_ptr<PendingSpawn>& pending);
@@ -210,9 +206,7 @@ class Lane::Impl : public ReapOwner {
   void resolve_spawn(const JobPtr& job);
   void mark_running(const JobPtr& job);
   void check_done(const JobPtr& job);
-  void mark_dirty(const JobPtr& job);
-  void arm_flush(std::chrono::milliseconds delay);
-  void flush_store();
+  void mark_dirty(const JobPtr& job) { rows_->changed(job->key); }
   Result<std::uint64_t> next_job_id();
   void notify_status(const JobPtr& job);
   void push_note(const JobPtr& job, NoteKind kind, int priority, std::vector<std::string> lines,
@@ -268,20 +262,17 @@ class Lane::Impl : public ReapOwner {
   asio::signal_set sigchld_;
   asio::signal_set shutdown_signals_;
   asio::steady_timer shutdown_timer_;
-  asio::steady_timer flush_timer_;
   asio::posix::stream_descriptor inotify_;
   std::map<int, std::uint64_t> cgroup_watches_;  // inotify wd -> job
   std::unique_ptr<CgroupTree> cgroups_;
   bool async_spawn_ = false;  // spawn_process_async() works here
   std::vector<std::unique_ptr<ChildStack>> free_stacks_;
   std::vector<char> read_buffer_;
-  std::set<std::pair<int, std::uint64_t>> ready_;  // (-priority, id): next to start first
-  std::size_t started_running_ = 0;                // leaders alive (lane thread's count)
-  bool start_posted_ = false;                      // a start_batch() is queued
-  bool spawn_transient_ = false;  // the last spawn() failed for want of fds or processes
-  std::size_t fd_budget_ = 1024;  // fds jobs may use: the soft limit minus a reserve
-  std::vector<JobPtr> dirty_;
-  bool flush_posted_ = false;
+  Scheduler scheduler_;              // queued jobs: which may start (jobs that start hold a slot)
+  bool start_posted_ = false;        // a start_batch() is queued
+  bool spawn_transient_ = false;     // the last spawn() failed for want of fds or processes
+  std::size_t fd_budget_ = 1024;     // fds jobs may use: the soft limit minus a reserve
+  std::unique_ptr<RowWriter> rows_;  // the store's batched writes (null only if open failed)
   bool flush_now_ = false;  // a job without a row started: write it at the end of the batch
   std::unordered_map<pid_t, JobPtr> leaders_;  // leaders not reaped yet
   std::size_t pending_sweeps_ = 0;             // marker sweeps waiting for their SIGKILL

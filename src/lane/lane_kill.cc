@@ -32,10 +32,6 @@ namespace meanwhile {
 void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error) {
   const JobStatus status = job->info.status;
   if (status == JobStatus::queued && !job->live) {
-    if (job->ready) {
-      ready_.erase({-job->info.spec.priority, job->key});
-      job->ready = false;
-    }
     finish(job, reason == EndReason::timed_out ? JobStatus::timed_out : JobStatus::killed, {},
            error.empty() ? "killed before it started" : std::move(error));
     return;
@@ -311,7 +307,7 @@ bool Lane::Impl::anything_left() {
 
 void Lane::Impl::check_shutdown_complete() {
   if (!shutting_down_ || shutdown_waiters_.empty()) return;
-  if (started_running_ > 0) return;  // leaders still alive: their exits call back here
+  if (scheduler_.running() > 0) return;  // leaders still alive: their exits call back here
   // Once every grace period has run out, everything got SIGKILL: done. Before that, done
   // as soon as nothing is left.
   if ((pending_graces_ > 0 || pending_sweeps_ > 0) && anything_left()) return;
@@ -321,7 +317,7 @@ void Lane::Impl::check_shutdown_complete() {
 void Lane::Impl::complete_shutdown() {
   asio::error_code ignored;
   shutdown_timer_.cancel();
-  flush_store();
+  (void)rows_->flush();
   auto waiters = std::move(shutdown_waiters_);
   shutdown_waiters_.clear();
   if (!closing_) shutting_down_ = false;  // after a shutdown signal the host may go on

@@ -32,11 +32,6 @@ std::string end_text(const JobInfo& info) {
   return text;
 }
 
-// Rows are written in one transaction per kFlushDelay: fewer transactions in a burst. A job's
-// first row is written right after its leader starts (see start_batch).
-constexpr std::chrono::milliseconds kFlushDelay{5};
-constexpr std::chrono::milliseconds kFlushRetryDelay{200};  // after the store failed
-
 constexpr std::size_t kFreeStacks = 32;  // child stacks kept for reuse
 
 // A host that closed its stdio gets pipes on fds 0-2; the child dup2()s onto those.
@@ -66,32 +61,27 @@ void Lane::Impl::on_submitted(const JobPtr& job) {
     finish(job, JobStatus::skipped, {}, job->skip_reason);
     return;
   }
+  std::vector<std::uint64_t> waits_for;
   for (const JobId& dep_id : job->info.spec.after) {
     auto key = parse_id(dep_id);
     JobPtr dep = key ? find(*key) : nullptr;
     if (!dep) continue;  // an earlier host's job, checked at submit
     if (!is_terminal(dep->info.status)) {
-      dep->dependents.push_back(job->key);
-      ++job->deps_pending;
+      waits_for.push_back(dep->key);
     } else if (!dep->info.succeeded()) {
       finish(job, JobStatus::skipped, {},
              "job " + dep_id + " did not succeed (" + end_text(dep->info) + ")");
       return;
     }
   }
-  if (job->deps_pending == 0) make_ready(job);
-}
-
-void Lane::Impl::make_ready(const JobPtr& job) {
-  ready_.emplace(-job->info.spec.priority, job->key);
-  job->ready = true;
+  scheduler_.add(job->key, job->info.spec.priority, waits_for);
   schedule();
 }
 
 // Starts happen in small batches, each its own handler: a burst of submits must not keep the
 // loop from reaping (every unreaped job holds a process and three fds).
 void Lane::Impl::schedule() {
-  if (start_posted_ || ready_.empty()) return;
+  if (start_posted_ || !scheduler_.has_ready()) return;
   start_posted_ = true;
   asio::post(io_, [this] { start_batch(); });
 }
@@ -110,26 +100,26 @@ void Lane::Impl::start_batch() {
   // exec'ing meanwhile.
   if (flush_now_) {
     flush_now_ = false;
-    flush_store();
+    (void)rows_->flush();
   }
 }
 
 void Lane::Impl::start_some() {
   constexpr int kBatch = 8;
   for (int started = 0; started < kBatch; ++started) {
-    if (ready_.empty() || shutting_down_ || started_running_ >= slot_limit()) return;
-    const auto next = *ready_.begin();
-    ready_.erase(ready_.begin());
-    JobPtr job = find(next.second);
-    if (!job) continue;
-    job->ready = false;
-    if (job->info.status != JobStatus::queued) continue;
+    if (shutting_down_) return;
+    auto key = scheduler_.take(slot_limit());
+    if (!key) return;
+    JobPtr job = find(*key);
+    if (!job || job->info.status != JobStatus::queued) {  // not expected: ended jobs left it
+      (void)scheduler_.ended(*key, false);
+      continue;
+    }
     if (!start(job)) {  // out of fds or processes for now: retried after an exit
-      ready_.insert(next);
-      job->ready = true;
+      scheduler_.put_back(*key);
       return;
     }
-    if (!job->stored) flush_now_ = true;
+    if (!rows_->written(job->key)) flush_now_ = true;
   }
   schedule();
 }
@@ -144,7 +134,8 @@ bool Lane::Impl::start(const JobPtr& job) {
   job->output.close_log();
   if (job->live->cgroup) cgroups_->release(std::move(job->live->cgroup));
   job->live.reset();
-  if (spawn_transient_ && started_running_ > 0) return false;
+  // Another job holding a slot (beside this one) will free resources when it ends.
+  if (spawn_transient_ && scheduler_.running() > 1) return false;
   finish(job, JobStatus::failed_to_start, {}, started.error());
   return true;
 }
@@ -256,8 +247,6 @@ Status Lane::Impl::spawn(const JobPtr& job) {
   live.output.assign(output_read.release());
   if (input_write) live.input.assign(input_write.release());
   live.last_output = SteadyClock::now();
-  job->holds_slot = true;
-  ++started_running_;
   schedule_read(job);
   if (info.spec.timeout) {
     live.timeout.expires_after(*info.spec.timeout);
@@ -448,28 +437,24 @@ void Lane::Impl::finish(const JobPtr& job, JobStatus status, const ExitStatus& e
   status_cv_.notify_all();
   notify_status(job);
   mark_dirty(job);
-  resolve_dependents(*job);
-  if (job->holds_slot) {
-    job->holds_slot = false;
-    --started_running_;
-    schedule();
-  }
+  release_dependents(*job);
+  schedule();
   if (shutting_down_) check_shutdown_complete();
 }
 
-void Lane::Impl::resolve_dependents(Job& job) {
-  if (job.dependents.empty()) return;
-  std::vector<std::uint64_t> dependents;
-  dependents.swap(job.dependents);
-  const bool ok = job.info.succeeded();
-  for (std::uint64_t key : dependents) {
+// Frees the job's slot; dependents that can no longer run end as skipped.
+void Lane::Impl::release_dependents(const Job& job) {
+  std::vector<std::uint64_t> cannot_run = scheduler_.ended(job.key, job.info.succeeded());
+  while (!cannot_run.empty()) {
+    const std::uint64_t key = cannot_run.back();
+    cannot_run.pop_back();
     JobPtr dependent = find(key);
-    if (!dependent || dependent->info.status != JobStatus::queued) continue;
-    if (!ok) {
-      finish(dependent, JobStatus::skipped, {},
+    if (dependent && dependent->info.status == JobStatus::queued) {
+      finish(dependent, JobStatus::skipped, {},  // releases its own dependents
              "job " + job.info.id + " did not succeed (" + end_text(job.info) + ")");
-    } else if (--dependent->deps_pending == 0) {
-      make_ready(dependent);
+    } else {  // not expected (a job leaves the scheduler when it ends): release it anyway
+      auto more = scheduler_.ended(key, false);
+      cannot_run.insert(cannot_run.end(), more.begin(), more.end());
     }
   }
 }
@@ -535,45 +520,6 @@ void Lane::Impl::push_note(const JobPtr& job, NoteKind kind, int priority,
   std::lock_guard lock(mu_);
   note.info = snapshot_locked(*job);
   notes_.push(std::move(note));
-}
-
-void Lane::Impl::mark_dirty(const JobPtr& job) {
-  if (!job->dirty) {
-    job->dirty = true;
-    dirty_.push_back(job);
-  }
-  if (!flush_posted_) arm_flush(kFlushDelay);
-}
-
-void Lane::Impl::arm_flush(std::chrono::milliseconds delay) {
-  flush_posted_ = true;
-  flush_timer_.expires_after(delay);
-  flush_timer_.async_wait([this](const asio::error_code& ec) {
-    if (!ec) flush_store();
-  });
-}
-
-// One transaction for every job changed since the last one: new rows and changed ones. When
-// the store fails (a full disk, a lock held too long), the rows stay dirty and are written
-// again later: a failing disk must not stop the jobs, nor lose a row once it works again.
-void Lane::Impl::flush_store() {
-  flush_posted_ = false;
-  if (dirty_.empty()) return;
-  std::vector<Store::RowWrite> rows;
-  rows.reserve(dirty_.size());
-  {
-    std::lock_guard lock(mu_);
-    for (const JobPtr& job : dirty_) rows.push_back({snapshot_locked(*job), !job->stored});
-  }
-  if (!store_->write(rows, host_)) {
-    if (!closing_) arm_flush(kFlushRetryDelay);
-    return;
-  }
-  for (const JobPtr& job : dirty_) {
-    job->dirty = false;
-    job->stored = true;
-  }
-  dirty_.clear();
 }
 
 }  // namespace meanwhile

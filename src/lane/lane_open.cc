@@ -57,7 +57,6 @@ Lane::Impl::Impl(LaneOptions options)
       sigchld_(io_),
       shutdown_signals_(io_),
       shutdown_timer_(io_),
-      flush_timer_(io_),
       inotify_(io_),
       orphan_timer_(io_) {
   ++g_open_lanes;
@@ -101,6 +100,16 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
   impl->store_ = std::move(*store);
   impl->mark_prefix_ = impl->store_->uuid() + ":";
   impl->host_ = HostId::self();
+  impl->rows_ =
+      std::make_unique<RowWriter>(impl->io_, *impl->store_, impl->host_,
+                                  [raw = impl.get()](const std::vector<std::uint64_t>& keys) {
+                                    std::vector<JobInfo> infos;
+                                    infos.reserve(keys.size());
+                                    std::lock_guard lock(raw->mu_);
+                                    for (std::uint64_t key : keys)
+                                      infos.push_back(raw->snapshot_locked(*raw->jobs_.at(key)));
+                                    return infos;
+                                  });
   impl->env_ = JobEnvironment::from_host();
   impl->devnull_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (impl->devnull_.get() >= 0 && impl->devnull_.get() < 3) {  // a host without stdio
@@ -194,6 +203,7 @@ Lane::Impl::~Impl() {
     bool done = false;
     asio::post(io_, [&, this] {
       closing_ = true;
+      if (rows_) rows_->stop_retrying();  // the lane will not run long enough to retry
       begin_shutdown([&] {
         std::lock_guard lock(done_mu);
         done = true;
@@ -223,14 +233,10 @@ Lane::Impl::~Impl() {
       stragglers.push_back(job);
     }
   }
-  if (store_) {
-    for (const JobPtr& job : stragglers) {
-      if (!job->dirty) {
-        job->dirty = true;
-        dirty_.push_back(job);
-      }
-    }
-    flush_store();  // the loop has stopped: the last chance to write these rows
+  if (rows_) {
+    rows_->stop_retrying();
+    for (const JobPtr& job : stragglers) rows_->changed(job->key);
+    (void)rows_->flush();  // the loop has stopped: the last chance to write these rows
   }
   notes_.close();
   ChildReaper::instance().forget_owner(this);

@@ -197,6 +197,18 @@ Result<OutputChunk> Lane::Impl::read_output(const ReadRequest& request) {
   return chunk;
 }
 
+Result<JobInfo> Lane::Impl::wait_started(const JobId& id, std::chrono::milliseconds timeout) {
+  auto key = parse_id(id);
+  if (!key) return key.error_info();
+  JobPtr job = find(*key);
+  if (!job) return get(id);  // another process's job: nothing here would wake us
+  const auto deadline = SteadyClock::now() + timeout;
+  std::unique_lock lock(mu_);
+  status_cv_.wait_until(lock, deadline,
+                        [&] { return closed_ || job->info.status != JobStatus::queued; });
+  return snapshot_locked(*job);
+}
+
 Result<std::optional<JobInfo>> Lane::Impl::wait_terminal(const std::vector<JobId>& ids,
                                                          std::chrono::milliseconds timeout) {
   if (ids.empty())

@@ -1,6 +1,5 @@
 // background_run and background_output, and the list of the six background tools.
 #include <chrono>
-#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -45,13 +44,7 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   }
   // The lane starts a job on its own thread, a moment after submit: give it that moment, so the
   // result can say "started" with a pid (bounded; a job waiting for a slot stays queued).
-  auto info = ctx.lane.get(*id);
-  const auto start_deadline = std::chrono::steady_clock::now() + kStartGrace;
-  while (info && info->status == JobStatus::queued && spec.after.empty() &&
-         std::chrono::steady_clock::now() < start_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    info = ctx.lane.get(*id);
-  }
+  auto info = spec.after.empty() ? ctx.lane.wait_started(*id, kStartGrace) : ctx.lane.get(*id);
   JobInfo job;
   if (info) {
     job = *info;

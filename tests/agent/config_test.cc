@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
+#include "support/test_support.h"
 
 namespace meanwhile::agent {
 namespace {
@@ -75,16 +76,11 @@ TEST(DotEnvTrust, AKeyAndEndpointBothFromDotEnvOrTheEnvironmentAreUsed) {
 
 class LoadDotEnv : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mw-dotenv-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ + "/" + name, std::ios::binary) << text;
   }
-  std::string dir_;
+  test::TempDir tmp_{"mw-dotenv"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(LoadDotEnv, ARegularFileIsRead) {

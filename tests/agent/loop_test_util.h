@@ -17,27 +17,13 @@
 #include "meanwhile/lane.h"
 #include "meanwhile/llm.h"
 #include "meanwhile/tools.h"
+#include "support/test_support.h"
 
 namespace meanwhile::agent::testing {
 
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mw-loop-XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    if (made) path_ = std::filesystem::canonical(made).string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using meanwhile::test::TempDir;  // the temporary workspace (tests/support)
 
 class FakeProvider : public llm::Provider {
  public:

@@ -20,28 +20,6 @@ namespace e2e {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "mw-e2e-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = fs::canonical(tmpl).string();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 std::string read_tree(const std::string& dir) {
   std::string all;
   std::error_code ec;

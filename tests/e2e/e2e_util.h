@@ -13,25 +13,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/test_support.h"
+
 namespace e2e {
 
 using nlohmann::json;
 using Env = std::map<std::string, std::string>;
 
-// A fresh directory, removed at the end. Jobs' stores land in PATH/.meanwhile.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
+// The shared helpers (tests/support); jobs' stores land in TempDir::path()/.meanwhile.
+using meanwhile::test::read_file;
+using meanwhile::test::TempDir;
+using meanwhile::test::write_file;
 
- private:
-  std::string path_;
-};
-
-std::string read_file(const std::string& path);
-void write_file(const std::string& path, const std::string& text);
 // Every file under `dir`, concatenated (for "the key appears nowhere" checks).
 std::string read_tree(const std::string& dir);
 

@@ -22,65 +22,17 @@
 #include <vector>
 
 #include "meanwhile/lane.h"
+#include "support/test_support.h"
 
 namespace meanwhile::testing {
 
 using namespace std::chrono_literals;
 
-// Sanitizers make everything several times slower: scale generous timeouts with this.
-inline int slowdown() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return 4;
-#else
-  return 1;
-#endif
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "meanwhile-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data()) ? pattern : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// The whole file, or what could be read of it. With read(2), not iostreams: libstdc++'s filebuf
-// throws when a read fails, as reads of /proc/PID/... do once the process is gone (ESRCH).
-inline std::string read_file(const std::string& path) {
-  std::string text;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
-// Polls `pred` (for conditions only visible through /proc) until true or the timeout.
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout * slowdown();
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+// The shared helpers (tests/support): TempDir, read_file, slowdown, eventually.
+using meanwhile::test::eventually;
+using meanwhile::test::read_file;
+using meanwhile::test::slowdown;
+using meanwhile::test::TempDir;
 
 // State letter from /proc/PID/stat, or nullopt when the process does not exist.
 inline std::optional<char> proc_state(pid_t pid) {

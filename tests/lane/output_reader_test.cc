@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/test_support.h"
+
 namespace meanwhile {
 namespace {
 
@@ -15,14 +17,6 @@ namespace fs = std::filesystem;
 
 class OutputReaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/meanwhile-reader-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/1.log";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void write(const std::string& data, bool append = false) {
     std::ofstream out(path_, append ? std::ios::app | std::ios::binary : std::ios::binary);
     out << data;
@@ -40,8 +34,9 @@ class OutputReaderTest : public ::testing::Test {
     return chunk.ok() ? chunk.value() : OutputChunk{};
   }
 
-  std::string dir_;
-  std::string path_;
+  test::TempDir tmp_{"meanwhile-reader"};
+  std::string dir_ = tmp_.path();
+  std::string path_ = dir_ + "/1.log";
   std::uint64_t cursor_ = 0;
 };
 

@@ -18,12 +18,18 @@ TEST(ResultTest, PosixErrorsAreCodedFromErrno) {
   struct Case {
     int err;
     ErrorCode code;
-  } cases[] = {{ENOENT, ErrorCode::not_found},          {ENOTDIR, ErrorCode::not_found},
-               {EACCES, ErrorCode::permission_denied},  {EPERM, ErrorCode::permission_denied},
-               {EMFILE, ErrorCode::resource_exhausted}, {EAGAIN, ErrorCode::resource_exhausted},
-               {ENOMEM, ErrorCode::resource_exhausted}, {EBUSY, ErrorCode::busy},
-               {EINVAL, ErrorCode::invalid_argument},   {EEXIST, ErrorCode::already_exists},
-               {EIO, ErrorCode::io},                    {ENOSPC, ErrorCode::io}};
+  } cases[] = {{ENOENT, ErrorCode::not_found},
+               {ENOTDIR, ErrorCode::not_found},
+               {EACCES, ErrorCode::permission_denied},
+               {EPERM, ErrorCode::permission_denied},
+               {EMFILE, ErrorCode::resource_exhausted},
+               {EAGAIN, ErrorCode::resource_exhausted},
+               {ENOMEM, ErrorCode::resource_exhausted},
+               {EBUSY, ErrorCode::busy},
+               {EINVAL, ErrorCode::invalid_argument},
+               {EEXIST, ErrorCode::already_exists},
+               {EIO, ErrorCode::io},
+               {ENOSPC, ErrorCode::io}};
   for (const Case& c : cases) {
     Error e = posix_error("cannot open /x", c.err, "path");
     EXPECT_EQ(e.code, c.code) << c.err;
@@ -45,7 +51,8 @@ TEST(ResultTest, ContextKeepsTheCode) {
 
 TEST(ResultDeathTest, ValueOfAnErrorAbortsWithTheErrorNotBadVariantAccess) {
   Result<std::string> failed = make_error(ErrorCode::not_found, "unknown job id 12");
-  EXPECT_DEATH((void)failed.value(), "value\\(\\) called on an error \\(not_found\\): unknown job id 12");
+  EXPECT_DEATH((void)failed.value(),
+               "value\\(\\) called on an error \\(not_found\\): unknown job id 12");
 }
 
 TEST(ResultTest, AStoreFromANewerMeanwhileIsAFailedPrecondition) {

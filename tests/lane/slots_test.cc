@@ -141,5 +141,30 @@ TEST(SlotsTest, AfterJobsThatAlreadyEnded) {
   EXPECT_NE(skipped.error.find(earlier_failed), std::string::npos);
 }
 
+// wait_started() returns once the lane thread has started the job, and a queued job's state
+// when the timeout passes first.
+TEST(SlotsTest, WaitStartedWakesWhenTheJobRuns) {
+  TempDir dir;
+  LaneOptions options;
+  options.max_slots = 1;
+  auto lane = open_lane(dir, options);
+  ASSERT_TRUE(lane);
+  JobId first = submit_ok(*lane, shell("sleep 30"));
+  auto started = lane->wait_started(first, std::chrono::seconds(30));
+  ASSERT_TRUE(started.ok()) << started.error();
+  EXPECT_EQ(started->status, JobStatus::running);
+  EXPECT_GT(started->pid, 0);
+  JobId second = submit_ok(*lane, shell("true"));
+  auto queued = lane->wait_started(second, std::chrono::milliseconds(50));
+  ASSERT_TRUE(queued.ok()) << queued.error();
+  EXPECT_EQ(queued->status, JobStatus::queued) << "no slot is free";
+  ASSERT_TRUE(lane->kill(first).ok());
+  auto after_kill = lane->wait_started(second, std::chrono::seconds(30));
+  ASSERT_TRUE(after_kill.ok()) << after_kill.error();
+  EXPECT_NE(after_kill->status, JobStatus::queued);
+  EXPECT_EQ(lane->wait_started("999999", std::chrono::milliseconds(1)).code(),
+            ErrorCode::not_found);
+}
+
 }  // namespace
 }  // namespace meanwhile::testing

@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include "support/test_support.h"
+
 namespace meanwhile {
 namespace {
 
@@ -19,22 +21,15 @@ using namespace std::chrono_literals;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/meanwhile-store-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/jobs.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<Store> open() {
     auto store = Store::open(path_);
     EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error());
     return store.ok() ? std::move(store.value()) : nullptr;
   }
 
-  std::string dir_;
-  std::string path_;
+  test::TempDir tmp_{"meanwhile-store"};
+  std::string dir_ = tmp_.path();
+  std::string path_ = dir_ + "/jobs.db";
 };
 
 JobSpec full_spec() {

@@ -24,13 +24,6 @@ namespace meanwhile::llm::testing {
 
 namespace {
 
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/llm_fake_XXXXXX";
-  if (!::mkdtemp(pattern.data())) return {};
-  return pattern;
-}
-
 // Spawns the server with stdout (and optionally stderr) into pipes.
 pid_t spawn(const std::vector<std::string>& args, UniqueFd& out_read, UniqueFd* err_read) {
   int out_pipe[2], err_pipe[2];
@@ -96,18 +89,19 @@ int wait_for_exit(pid_t pid, int timeout_ms) {
 }  // namespace
 
 void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  ASSERT_TRUE(out.flush()) << "cannot write " << path;
+  ASSERT_TRUE(meanwhile::test::write_file(path, text)) << "cannot write " << path;
 }
 
 std::unique_ptr<FakeServerProcess> FakeServerProcess::start(
     const std::string& script, const std::vector<std::string>& extra_args) {
   std::unique_ptr<FakeServerProcess> server(new FakeServerProcess());
-  server->dir_ = make_temp_dir();
-  EXPECT_FALSE(server->dir_.empty()) << "mkdtemp failed";
-  if (server->dir_.empty()) return nullptr;
-  std::string script_path = server->dir_ + "/script.jsonl";
+  try {
+    server->dir_.emplace("llm_fake");
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+    return nullptr;
+  }
+  std::string script_path = server->dir_->file("script.jsonl");
   write_file(script_path, script);
   std::vector<std::string> args = {"--script", script_path, "--log", server->log_path()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -139,11 +133,7 @@ int FakeServerProcess::terminate(int timeout_ms) {
 }
 
 FakeServerProcess::~FakeServerProcess() {
-  terminate();
-  if (!dir_.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  terminate();  // then dir_ goes, and its tree with it
 }
 
 std::vector<nlohmann::json> FakeServerProcess::requests() const {

@@ -5,10 +5,13 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
 
 namespace meanwhile::llm::testing {
 
@@ -24,8 +27,8 @@ class FakeServerProcess {
 
   int port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  const std::string& dir() const { return dir_; }
-  std::string log_path() const { return dir_ + "/requests.jsonl"; }
+  const std::string& dir() const { return dir_->path(); }
+  std::string log_path() const { return dir_->file("requests.jsonl"); }
   // The request log so far, one parsed line per request.
   std::vector<nlohmann::json> requests() const;
   // Sends SIGTERM and waits up to `timeout_ms`; the exit status (waitpid form), or -1.
@@ -33,7 +36,7 @@ class FakeServerProcess {
 
  private:
   FakeServerProcess() = default;
-  std::string dir_;
+  std::optional<meanwhile::test::TempDir> dir_;
   pid_t pid_ = -1;
   int port_ = 0;
 };

@@ -329,9 +329,8 @@ TEST(FakeServerCli, StopsPromptlyOnSigtermEvenWithARequestInFlight) {
 }
 
 TEST(FakeServerCli, WritesThePortFile) {
-  char pattern[] = "/tmp/llm_portfile_XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  std::string port_file = std::string(pattern) + "/port";
+  meanwhile::test::TempDir dir("llm-portfile");
+  std::string port_file = dir.file("port");
   auto server =
       FakeServerProcess::start("[{\"type\":\"text\",\"text\":\"x\"}]", {"--port-file", port_file});
   ASSERT_TRUE(server);
@@ -339,14 +338,11 @@ TEST(FakeServerCli, WritesThePortFile) {
   int port = 0;
   in >> port;
   EXPECT_EQ(port, server->port());
-  server.reset();
-  std::filesystem::remove_all(pattern);
 }
 
 TEST(FakeServerCli, RejectsBadScriptsAndArguments) {
-  char pattern[] = "/tmp/llm_cli_XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  std::string dir = pattern;
+  meanwhile::test::TempDir temp("llm-cli");
+  const std::string& dir = temp.path();
   struct Case {
     std::string script;
     std::string expected;
@@ -365,7 +361,6 @@ TEST(FakeServerCli, RejectsBadScriptsAndArguments) {
   RunResult usage = run_fake_server({"--port", "x"});
   EXPECT_EQ(usage.exit_code, 2);
   EXPECT_NE(usage.stderr_text.find("usage: fake_model_server"), std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

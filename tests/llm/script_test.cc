@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 
 #include "fake_server_process.h"
 #include "llm/script.h"
@@ -15,24 +14,15 @@ using nlohmann::json;
 
 class ScriptTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/llm_script_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
   Result<std::unique_ptr<Provider>> load(const std::string& text) {
-    std::string path = dir_ + "/script.jsonl";
+    std::string path = dir_.file("script.jsonl");
     write_file(path, text);
     ProviderConfig config;
     config.kind = "script";
     config.script_path = path;
     return make_provider(config);
   }
-  std::string dir_;
+  meanwhile::test::TempDir dir_{"llm-script"};
 };
 
 TEST_F(ScriptTest, ReplaysEachFormInOrder) {
@@ -117,7 +107,7 @@ TEST_F(ScriptTest, MalformedLinesAreNamedByNumber) {
 TEST_F(ScriptTest, MissingFile) {
   ProviderConfig config;
   config.kind = "script";
-  config.script_path = dir_ + "/nope.jsonl";
+  config.script_path = dir_.file("nope.jsonl");
   auto provider = make_provider(config);
   ASSERT_FALSE(provider.ok());
   EXPECT_NE(provider.error().find("nope.jsonl"), std::string::npos);

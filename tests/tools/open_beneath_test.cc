@@ -27,9 +27,6 @@ using OpenFn = UniqueFd (*)(int, const std::string&, int, mode_t);
 class OpenBeneathTest : public ::testing::TestWithParam<OpenFn> {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "mw-beneath-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    base_ = tmpl;
     fs::create_directories(base_ + "/root/dir");
     fs::create_directories(base_ + "/outside");
     std::ofstream(base_ + "/root/dir/file.txt") << "inside";
@@ -37,8 +34,6 @@ class OpenBeneathTest : public ::testing::TestWithParam<OpenFn> {
     root_ = UniqueFd(::open((base_ + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     ASSERT_TRUE(root_);
   }
-  void TearDown() override { fs::remove_all(base_); }
-
   UniqueFd open(const std::string& relative, int flags, mode_t mode = 0) {
     return GetParam()(root_.get(), relative, flags, mode);
   }
@@ -48,7 +43,8 @@ class OpenBeneathTest : public ::testing::TestWithParam<OpenFn> {
     return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
   }
 
-  std::string base_;
+  test::TempDir tmp_{"mw-beneath"};
+  std::string base_ = tmp_.path();
   UniqueFd root_;
 };
 
@@ -100,8 +96,8 @@ INSTANTIATE_TEST_SUITE_P(Both, OpenBeneathTest,
                          });
 
 TEST(OpenParentBeneath, CreatesMissingDirectoriesButNotThroughASymlink) {
-  std::string tmpl = (fs::temp_directory_path() / "mw-parent-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const test::TempDir dir("mw-parent");
+  const std::string& tmpl = dir.path();
   fs::create_directories(tmpl + "/outside");
   fs::create_directories(tmpl + "/root");
   fs::create_directory_symlink(tmpl + "/outside", tmpl + "/root/out");
@@ -116,7 +112,6 @@ TEST(OpenParentBeneath, CreatesMissingDirectoriesButNotThroughASymlink) {
   EXPECT_FALSE(open_parent_beneath(root.get(), "out/sub/y.txt", true, last));
   EXPECT_EQ(errno, ELOOP);
   EXPECT_FALSE(fs::exists(tmpl + "/outside/sub"));
-  fs::remove_all(tmpl);
 }
 
 // The race of issue 9 item 10: the path is checked while `d` is a directory of the workspace,

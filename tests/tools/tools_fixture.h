@@ -16,18 +16,13 @@
 
 #include "meanwhile/lane.h"
 #include "meanwhile/tools.h"
+#include "support/test_support.h"
 
 namespace meanwhile::testing {
 
 class ToolsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mw-tools-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    char* real = ::realpath(tmpl.c_str(), nullptr);
-    ASSERT_NE(real, nullptr);
-    root_ = real;
-    ::free(real);
     workspace_ = root_ + "/ws";
     std::filesystem::create_directories(workspace_);
     LaneOptions options;
@@ -43,8 +38,6 @@ class ToolsTest : public ::testing::Test {
   void TearDown() override {
     ctx_.reset();
     lane_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
   }
 
   // Calls a tool; a successful result's structured part must match the tool's output schema.
@@ -91,8 +84,9 @@ class ToolsTest : public ::testing::Test {
     return **done;
   }
 
-  std::string root_;       // temp dir: holds ws/ and data/, and room for "outside" files
-  std::string workspace_;  // realpath'd
+  test::TempDir tmp_{"mw-tools"};   // removed after TearDown, once the lane is closed
+  std::string root_ = tmp_.path();  // holds ws/ and data/, and room for "outside" files
+  std::string workspace_;           // realpath'd
   std::unique_ptr<Lane> lane_;
   std::atomic<bool> cancel_{false};
   std::unique_ptr<ToolContext> ctx_;

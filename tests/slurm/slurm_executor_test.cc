@@ -1,0 +1,312 @@
+// The Slurm executor against a real single-node cluster (tests/support/slurm_cluster.sh),
+// started once for this binary. Every wait is on an executor event, with a generous bound.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "lane/executor.h"
+#include "lane/run_program.h"
+#include "lane/slurm_executor.h"
+#include "lane/slurm_tools.h"
+#include "support/test_support.h"
+
+namespace meanwhile {
+namespace {
+
+using namespace std::chrono_literals;
+using test::TempDir;
+
+// The cluster, for every test; `skip` says why there is none.
+struct Cluster {
+  std::unique_ptr<TempDir> dir;
+  std::string skip;
+  std::string partition;
+};
+Cluster& cluster() {
+  static Cluster instance;
+  return instance;
+}
+
+class ClusterEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    Cluster& c = cluster();
+    c.dir = std::make_unique<TempDir>("meanwhile-slurm");
+    // mkdtemp made it 0700; munged runs as the munge user and must reach the cluster in it.
+    ::chmod(c.dir->path().c_str(), 0755);
+    // Finished jobs are purged 5 s after they end: the forgotten-job test waits for that.
+    ::setenv("SLURM_FIXTURE_MIN_JOB_AGE", "5", 1);
+    auto out = run_program({SLURM_CLUSTER_SCRIPT, "start", c.dir->file("cluster")}, {}, 120s);
+    if (!out) {
+      c.skip = out.error();
+    } else if (out->exit_code == 2) {
+      c.skip = out->err;
+    } else if (out->exit_code != 0) {
+      c.skip = "FAILED: " + out->err;  // not a skip: the tests fail with it
+    }
+    std::istringstream lines(out ? out->out : "");
+    for (std::string line; std::getline(lines, line);) {
+      auto eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+      if (key == "SLURM_CONF") ::setenv("SLURM_CONF", value.c_str(), 1);
+      if (key == "SLURM_FIXTURE_PARTITION") c.partition = value;
+    }
+    if (!c.skip.empty() && c.skip.rfind("FAILED", 0) != 0)
+      std::printf("slurm_tests: every test skipped: %s\n", c.skip.c_str());
+  }
+  void TearDown() override {
+    Cluster& c = cluster();
+    if (c.dir) (void)run_program({SLURM_CLUSTER_SCRIPT, "stop", c.dir->file("cluster")}, {}, 60s);
+    c.dir.reset();
+  }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ClusterEnvironment);
+
+// Records every event; waits on them with a condition variable.
+class Recorder : public ExecutorEvents {
+ public:
+  void submitted(std::uint64_t key, const std::string& handle) override {
+    std::lock_guard lock(mu_);
+    handles_[key] = handle;
+    cv_.notify_all();
+  }
+  void started(std::uint64_t key) override {
+    std::lock_guard lock(mu_);
+    started_[key] = true;
+    cv_.notify_all();
+  }
+  void output(std::uint64_t key, int shard, std::string_view bytes) override {
+    std::lock_guard lock(mu_);
+    output_[{key, shard}].append(bytes);
+    cv_.notify_all();
+  }
+  void ended(std::uint64_t key, const ExecutorExit& exit) override {
+    std::lock_guard lock(mu_);
+    ended_[key] = exit;
+    cv_.notify_all();
+  }
+  std::optional<ExecutorExit> wait_end(std::uint64_t key, std::chrono::seconds timeout = 60s) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return ended_.count(key) != 0; });
+    if (ended_.count(key) == 0) return std::nullopt;
+    return ended_[key];
+  }
+  bool wait_output(std::uint64_t key, const std::string& text, int shard = 0,
+                   std::chrono::seconds timeout = 60s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return output_[{key, shard}].find(text) != std::string::npos;
+    });
+  }
+  std::string handle(std::uint64_t key, std::chrono::seconds timeout = 60s) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return handles_.count(key) != 0 || ended_.count(key) != 0; });
+    return handles_.count(key) != 0 ? handles_[key] : std::string();
+  }
+  std::string output(std::uint64_t key, int shard = 0) {
+    std::lock_guard lock(mu_);
+    return output_[{key, shard}];
+  }
+  bool was_started(std::uint64_t key) {
+    std::lock_guard lock(mu_);
+    return started_[key];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, std::string> handles_;
+  std::map<std::uint64_t, bool> started_;
+  std::map<std::pair<std::uint64_t, int>, std::string> output_;
+  std::map<std::uint64_t, ExecutorExit> ended_;
+};
+
+class SlurmExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cluster().skip.empty()) {
+      if (cluster().skip.rfind("FAILED", 0) == 0) FAIL() << cluster().skip;
+      GTEST_SKIP() << cluster().skip;
+    }
+  }
+  ExecutorJob job(std::uint64_t key, const std::string& command) {
+    ExecutorJob j;
+    j.key = key;
+    j.id = std::to_string(key);
+    j.command = command;
+    j.cwd = work.path();
+    j.log_path = work.file(j.id + ".log");
+    j.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "MEANWHILE_JOB_ID=" + j.id,
+             std::string("SLURM_CONF=") + ::getenv("SLURM_CONF")};
+    return j;
+  }
+  // squeue lists nothing of `handle` that still runs or waits.
+  bool nothing_live(const std::string& handle) {
+    auto tasks = SlurmTools().query({handle});
+    if (!tasks) return false;
+    for (const SlurmTask& task : *tasks)
+      if (!slurm_state_final(task.state) || task.tasks_pending) return false;
+    return true;
+  }
+
+  TempDir work{"meanwhile-slurm-work"};
+  Recorder events;
+  SlurmExecutor::Options options;
+};
+
+TEST_F(SlurmExecutorTest, RunsAJobWithItsEnvironmentAndReportsOutputAndExit) {
+  SlurmExecutor executor(events, options);
+  executor.start(job(1, "echo \"job $MEANWHILE_JOB_ID in $(pwd)\"; echo to-stderr >&2; exit 3"));
+  auto end = events.wait_end(1);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::exited) << end->error;
+  EXPECT_EQ(end->exit_code, 3);
+  EXPECT_TRUE(events.was_started(1));
+  EXPECT_FALSE(events.handle(1).empty());
+  EXPECT_NE(events.output(1).find("job 1 in " + work.path()), std::string::npos)
+      << events.output(1);
+  EXPECT_NE(events.output(1).find("to-stderr"), std::string::npos);
+  EXPECT_EQ(executor.active(), 0u);
+}
+
+TEST_F(SlurmExecutorTest, OutputArrivesWhileItRunsAndAKillLeavesNothingInSqueue) {
+  SlurmExecutor executor(events, options);
+  executor.start(job(2, "echo first; sleep 300; echo never"));
+  ASSERT_TRUE(events.wait_output(2, "first")) << "output while running";
+  const std::string handle = events.handle(2);
+  executor.kill(2, 1s);
+  auto end = events.wait_end(2);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::killed);
+  EXPECT_EQ(events.output(2).find("never"), std::string::npos);
+  EXPECT_TRUE(nothing_live(handle));
+}
+
+TEST_F(SlurmExecutorTest, FourShardsAreOneArraySummedUpInTheEnd) {
+  SlurmExecutor executor(events, options);
+  ExecutorJob sharded =
+      job(3,
+          "echo \"shard $MEANWHILE_SHARD of $MEANWHILE_SHARDS (task $SLURM_ARRAY_TASK_ID)\"; "
+          "[ \"$MEANWHILE_SHARD\" != 2 ]");
+  sharded.shards = 4;
+  executor.start(sharded);
+  auto end = events.wait_end(3);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::exited) << end->error;
+  EXPECT_EQ(end->exit_code, 1) << "the first failing shard's code";
+  EXPECT_EQ(end->summary, "4 shards: 3 exited 0, shard 2 exited 1");
+  for (int shard = 0; shard < 4; ++shard) {
+    const std::string expected =
+        "shard " + std::to_string(shard) + " of 4 (task " + std::to_string(shard) + ")";
+    EXPECT_NE(events.output(3, shard).find(expected), std::string::npos)
+        << "shard " << shard << ": " << events.output(3, shard);
+  }
+}
+
+TEST_F(SlurmExecutorTest, SbatchRefusingIsAFailedStartInSlurmsWords) {
+  SlurmExecutor executor(events, options);
+  ExecutorJob bad = job(4, "true");
+  bad.partition = "nosuch";
+  executor.start(bad);
+  auto end = events.wait_end(4);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::failed_to_start);
+  EXPECT_NE(end->error.find("invalid partition"), std::string::npos) << end->error;
+  ExecutorJob greedy = job(5, "true");
+  greedy.cpus = 4096;
+  executor.start(greedy);
+  end = events.wait_end(5);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::failed_to_start);
+  EXPECT_FALSE(end->error.empty());
+}
+
+// A host that dies leaves the job running in Slurm; the next one follows it by its id, and
+// reads its true end from the recorded exit code even after Slurm has forgotten the job.
+TEST_F(SlurmExecutorTest, AReattachedJobIsFollowedToItsEnd) {
+  std::string handle;
+  {
+    SlurmExecutor first(events, options);
+    first.start(job(6, "echo before; sleep 2; echo after; exit 4"));
+    handle = events.handle(6);
+    ASSERT_FALSE(handle.empty());
+  }  // the first host is gone, without a kill
+  Recorder second_events;
+  SlurmExecutor second(second_events, options);
+  second.reattach(job(6, ""), handle, 0);
+  auto end = second_events.wait_end(6);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::exited) << end->error;
+  EXPECT_EQ(end->exit_code, 4);
+  EXPECT_NE(second_events.output(6).find("after"), std::string::npos);
+
+  // Once Slurm forgets it (MinJobAge 5 s here), the recorded exit code still tells.
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto tasks = SlurmTools().query({handle});
+        return tasks && tasks->empty();
+      },
+      60s));
+  Recorder third_events;
+  SlurmExecutor third(third_events, options);
+  third.reattach(job(6, ""), handle, 0);
+  end = third_events.wait_end(6);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::exited) << end->error;
+  EXPECT_EQ(end->exit_code, 4);
+
+  // A job Slurm does not know, with nothing recorded: lost, and it says so.
+  third.reattach(job(77, ""), "999999", 0);
+  end = third_events.wait_end(77);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::lost);
+  EXPECT_NE(end->error.find("no exit status was recorded"), std::string::npos) << end->error;
+}
+
+TEST_F(SlurmExecutorTest, TheControllerRestartingMidJobLosesNothing) {
+  SlurmExecutor executor(events, options);
+  executor.start(job(8, "echo up; sleep 4; echo done"));
+  ASSERT_TRUE(events.wait_output(8, "up"));
+  auto restarted = run_program(
+      {SLURM_CLUSTER_SCRIPT, "restart-controller", cluster().dir->file("cluster")}, {}, 120s);
+  ASSERT_TRUE(restarted.ok()) << restarted.error();
+  ASSERT_EQ(restarted->exit_code, 0) << restarted->err;
+  auto end = events.wait_end(8);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::exited) << end->error;
+  EXPECT_EQ(end->exit_code, 0);
+  EXPECT_NE(events.output(8).find("done"), std::string::npos);
+}
+
+TEST_F(SlurmExecutorTest, ACancelOutsideMeanwhileReadsCancelledBySlurm) {
+  SlurmExecutor executor(events, options);
+  executor.start(job(9, "echo running; sleep 300"));
+  ASSERT_TRUE(events.wait_output(9, "running"));
+  ASSERT_TRUE(SlurmTools().cancel(events.handle(9)).ok());
+  auto end = events.wait_end(9);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::killed);
+  EXPECT_EQ(end->error, "cancelled by Slurm");
+}
+
+// Slurm's time limit is whole minutes and checked about every 30 s: this test takes 1-2 min.
+TEST_F(SlurmExecutorTest, ATimeoutBecomesSlurmsTimeLimit) {
+  SlurmExecutor executor(events, options);
+  ExecutorJob slow = job(10, "echo started; sleep 600");
+  slow.timeout = 2s;  // rounded up to 1 minute
+  executor.start(slow);
+  auto end = events.wait_end(10, 240s);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::timed_out) << end->error;
+  EXPECT_NE(end->error.find("1 min"), std::string::npos) << end->error;
+}
+
+}  // namespace
+}  // namespace meanwhile
