@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,16 @@ enum class StdinMode {
   pipe,  // the host may write_input() and close it
 };
 
+// What runs a job: the lane's own process code on this machine, or a Slurm cluster
+// (docs/DESIGN.md, "Scaling out").
+enum class ExecutorKind { local, slurm };
+const char* to_string(ExecutorKind kind);
+// "local" or "slurm"; nullopt for anything else.
+std::optional<ExecutorKind> parse_executor(std::string_view name);
+
+// The most shards (tasks of one Slurm job array) a job may have.
+inline constexpr int kMaxShards = 1000;
+
 struct JobSpec {
   std::string command;  // run as /bin/sh -c COMMAND; must not be empty
   std::string cwd;      // working directory; empty: the lane's workspace. Must exist.
@@ -49,6 +60,15 @@ struct JobSpec {
   std::vector<JobId> after;  // start only when all these succeeded; skipped if one did not
   int priority = 0;          // among queued jobs, higher starts first; ties: older first
   std::optional<std::uint64_t> log_cap_bytes;  // default: LaneOptions::log_cap_bytes
+  // Unset: LaneOptions::default_executor (submit() fills it in). Slurm jobs take no stdin pipe;
+  // their timeout becomes Slurm's time limit (rounded up to a minute); log_cap_bytes does not
+  // apply (Slurm writes the log).
+  std::optional<ExecutorKind> executor;
+  // Slurm only (submit() refuses them for a local job). Empty / 0: the cluster's default.
+  std::string partition;
+  int cpus = 0;        // per task, 1..4096
+  std::string memory;  // per task: MiB ("4096") or with Slurm's unit suffix ("4G", "512M")
+  int shards = 0;      // 1..kMaxShards: a job array, tasks numbered from 0 (MEANWHILE_SHARD)
 };
 
 enum class JobStatus {
@@ -91,6 +111,8 @@ struct JobInfo {
   // Without a cgroup: some of the job's processes could not be told apart from another job's
   // (see docs/DESIGN.md, "Finding a job's processes"); they may outlive a kill of this job.
   bool tracking_incomplete = false;
+  std::string slurm_job_id;  // Slurm jobs, once submitted (not kept in the store yet)
+  std::string summary;       // sharded jobs, once ended: "4 shards: 3 exited 0, shard 2 exited 1"
 
   // exited with code 0.
   bool succeeded() const { return status == JobStatus::exited && exit_code == 0; }
@@ -133,6 +155,8 @@ struct LaneOptions {
   // exec'd without /bin/sh in between (one exec instead of two); anything else, or a command
   // that cannot be exec'd, goes through `/bin/sh -c` as written. See src/lane/direct_exec.h.
   bool direct_exec = true;
+  // Where jobs whose spec names no executor run (the CLI's --executor, MEANWHILE_EXECUTOR).
+  ExecutorKind default_executor = ExecutorKind::local;
   // At most this many notes wait to be drained (0: no limit); past it the lowest-priority,
   // oldest note is dropped and counted (dropped_notes()). Every job's record stays in the store.
   std::size_t max_pending_notes = 0;
@@ -159,6 +183,9 @@ struct ReadRequest {
   std::string filter;              // RE2 regex: keep matching lines only
   std::string reader = "default";  // cursor name for since_last
   std::size_t max_bytes = 30000;   // longer text is cut in the middle
+  // Sharded jobs: one shard's output. Unset: every shard's, each under a "--- shard N ---" line
+  // (since_last keeps one cursor per shard). An error for a job without shards.
+  std::optional<int> shard;
 };
 
 struct OutputChunk {
@@ -205,9 +232,10 @@ class Lane {
   // Returns the first terminal job found, or nullopt on timeout. Unknown ids: error.
   Result<std::optional<JobInfo>> wait_terminal(const std::vector<JobId>& ids,
                                                std::chrono::milliseconds timeout);
-  // Blocks until one of this process's jobs is no longer queued (running, or ended) or the
-  // timeout passes; returns its state either way. Woken by the lane, no polling. A job of
-  // another process is returned as stored at once. Unknown id: not_found.
+  // Blocks until one of this process's jobs is no longer queued (running, or ended; a Slurm
+  // job also once the cluster accepted it: slurm_job_id is set) or the timeout passes; returns its
+  // state either way. Woken by the lane, no polling. A job of another process is returned as stored
+  // at once. Unknown id: not_found.
   Result<JobInfo> wait_started(const JobId& id, std::chrono::milliseconds timeout);
   // Number of notes waiting to be drained.
   std::size_t pending_notes() const;

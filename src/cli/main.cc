@@ -35,16 +35,19 @@ void restore_terminal_and_exit(int sig) {
   std::raise(sig);
 }
 
-int serve_mcp(const std::string& workspace, std::size_t max_events) {
+int serve_mcp(const std::string& workspace, std::size_t max_events, const std::string& executor) {
 #ifdef MEANWHILE_HAVE_MCP
   meanwhile::mcp::ServerOptions options;
   options.max_events = max_events;
+  options.default_executor =
+      meanwhile::parse_executor(executor).value_or(meanwhile::ExecutorKind::local);
   std::error_code ec;
   options.workspace = workspace.empty() ? std::filesystem::current_path(ec).string() : workspace;
   return meanwhile::mcp::serve_stdio(options);
 #else
   (void)workspace;
   (void)max_events;
+  (void)executor;
   std::fprintf(stderr, "meanwhile: this build has no MCP server (src/mcp was not built)\n");
   return kExitError;
 #endif
@@ -106,6 +109,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
   app.add_option("--workspace", o.workspace, "The project directory (default: the current one)");
+  app.add_option("--executor", o.executor,
+                 "Where background jobs run unless a call says otherwise: local (this machine) "
+                 "or slurm (batch jobs on the Slurm cluster this machine submits to)")
+      ->envname("MEANWHILE_EXECUTOR")
+      ->check(CLI::IsMember({"local", "slurm"}))
+      ->capture_default_str();
   std::string withhold;
   const char* withhold_help =
       "More environment variables to keep from jobs (comma or space separated; AWS_* globs), "
@@ -145,7 +154,7 @@ int main(int argc, char** argv) {
   o.print = print_opt->count() > 0;
   withhold_secrets(withhold + "," + mcp_withhold);
 
-  if (mcp->parsed()) return serve_mcp(o.workspace, max_events);
+  if (mcp->parsed()) return serve_mcp(o.workspace, max_events, o.executor);
   if (o.print && o.prompt == "-") {
     o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }

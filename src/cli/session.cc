@@ -61,6 +61,7 @@ std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code
   LaneOptions lane_options;
   lane_options.workspace = s->workspace;
   lane_options.data_dir = s->data_dir;
+  lane_options.default_executor = parse_executor(options.executor).value_or(ExecutorKind::local);
   lane_options.shutdown_signals = {SIGTERM, SIGHUP};
   lane_options.on_signal = std::move(on_signal);
   auto lane = Lane::open(std::move(lane_options));

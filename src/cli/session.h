@@ -26,8 +26,9 @@ struct CliOptions {
   int max_turns = 0;  // 0: unlimited
   std::string wake = "auto";
   double max_wait_s = 1800;
-  bool resume = false;    // --continue
-  std::string workspace;  // empty: the current directory
+  bool resume = false;             // --continue
+  std::string workspace;           // empty: the current directory
+  std::string executor = "local";  // --executor / MEANWHILE_EXECUTOR: local or slurm
 };
 
 // Exit codes.

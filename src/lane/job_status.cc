@@ -31,6 +31,16 @@ bool is_terminal(JobStatus status) {
   return status != JobStatus::queued && status != JobStatus::running;
 }
 
+const char* to_string(ExecutorKind kind) {
+  return kind == ExecutorKind::slurm ? "slurm" : "local";
+}
+
+std::optional<ExecutorKind> parse_executor(std::string_view name) {
+  if (name == "local") return ExecutorKind::local;
+  if (name == "slurm") return ExecutorKind::slurm;
+  return std::nullopt;
+}
+
 const char* to_string(NoteKind kind) {
   switch (kind) {
     case NoteKind::finished:

@@ -2,7 +2,9 @@
 // change jobs (submit, kill, write_input). Opening and closing are in lane_open.cc, queries in
 // lane_queries.cc, the lane thread in lane_loop.cc, lane_io.cc and lane_kill.cc.
 #include <asio/post.hpp>
+#include <cctype>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 
 #include "lane/lane_impl.h"
@@ -11,6 +13,52 @@ namespace meanwhile {
 namespace fs = std::filesystem;
 
 namespace {
+
+Error invalid_field(const char* field, std::string message) {
+  return make_error(ErrorCode::invalid_argument, std::move(message), field);
+}
+
+bool all_of_chars(const std::string& text, const char* allowed_extra) {
+  for (unsigned char c : text)
+    if (!std::isalnum(c) && std::strchr(allowed_extra, c) == nullptr) return false;
+  return true;
+}
+
+// The fields only a Slurm job has, checked before anything is recorded.
+Status check_executor_fields(const JobSpec& spec) {
+  if (spec.executor != ExecutorKind::slurm) {
+    for (auto [field, set] :
+         {std::pair{"partition", !spec.partition.empty()}, std::pair{"cpus", spec.cpus != 0},
+          std::pair{"memory", !spec.memory.empty()}, std::pair{"shards", spec.shards != 0}}) {
+      if (set)
+        return invalid_field(
+            field, std::string(field) + " applies to Slurm jobs only: add executor \"slurm\"");
+    }
+    return Ok{};
+  }
+  if (spec.stdin_mode == StdinMode::pipe)
+    return invalid_field("stdin", "a Slurm job has no stdin pipe: leave stdin \"null\"");
+  if (spec.partition.size() > 200 || !all_of_chars(spec.partition, "_.-"))
+    return invalid_field("partition",
+                         "invalid partition \"" + spec.partition.substr(0, 200) +
+                             "\": a Slurm partition name is letters, digits, '_', '.' and '-'");
+  if (spec.cpus < 0 || spec.cpus > 4096)
+    return invalid_field("cpus", "invalid cpus " + std::to_string(spec.cpus) +
+                                     ": between 1 and 4096 per task (0: the cluster's default)");
+  if (spec.shards < 0 || spec.shards > kMaxShards)
+    return invalid_field("shards", "invalid shards " + std::to_string(spec.shards) +
+                                       ": between 1 and " + std::to_string(kMaxShards));
+  if (!spec.memory.empty()) {
+    std::string digits = spec.memory;
+    if (std::strchr("KMGT", digits.back()) != nullptr) digits.pop_back();
+    if (digits.empty() || digits.size() > 12 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      return invalid_field("memory", "invalid memory \"" + spec.memory.substr(0, 40) +
+                                         "\": MiB (\"4096\") or a number with K, M, G or T "
+                                         "(\"4G\")");
+  }
+  return Ok{};
+}
 
 constexpr std::uint64_t kMaxStdinQueued = 64ull << 20;
 
@@ -108,6 +156,8 @@ Result<JobId> Lane::Impl::submit(JobSpec spec) {
   std::string skip_reason;
   if (auto st = check_after(spec, &skip_reason); !st) return st.error_info();
   if (!spec.log_cap_bytes) spec.log_cap_bytes = options_.log_cap_bytes;
+  if (!spec.executor) spec.executor = options_.default_executor;
+  if (auto st = check_executor_fields(spec); !st) return st.error_info();
 
   JobInfo info;
   info.spec = std::move(spec);

@@ -13,6 +13,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -31,6 +32,7 @@
 #include "lane/child_reaper.h"
 #include "lane/direct_exec.h"
 #include "lane/environment.h"
+#include "lane/executor.h"
 #include "lane/job_output.h"
 #include "lane/note_queue.h"
 #include "lane/process_tree.h"
@@ -113,6 +115,10 @@ struct LiveJob {
   std::vector<std::string> fold_lines;  // matched lines waiting for the fold timer
   std::size_t fold_extra = 0;           // matched lines beyond NoteQueue::kMaxLines
   bool fold_armed = false;
+  // A job run by a cluster executor (lane_remote.cc): no pid, pipes or cgroup here; output
+  // comes as executor events, one line splitter per shard.
+  bool remote = false;
+  std::map<int, LineSplitter> shard_lines;
 };
 
 struct Job {
@@ -225,6 +231,26 @@ class Lane::Impl : public ReapOwner {
   void pump_input(const JobPtr& job);
   void close_input(const JobPtr& job);
 
+  // ---- lane thread: jobs run by a cluster executor (lane_remote.cc) ----
+  class RemoteEvents;  // ExecutorEvents that post to the lane thread
+  bool is_remote(const Job& job) const { return job.info.spec.executor == ExecutorKind::slurm; }
+  Executor& slurm();  // created with the first Slurm job
+  Status start_remote(const JobPtr& job);
+  void on_remote_submitted(std::uint64_t key, const std::string& handle);
+  void on_remote_started(std::uint64_t key);
+  void on_remote_output(std::uint64_t key, int shard, const std::string& bytes);
+  void on_remote_ended(std::uint64_t key, const ExecutorExit& exit);
+  void kill_remote(const JobPtr& job, std::chrono::milliseconds grace);
+  // How long a shutdown waits before its SIGKILL backstop: the grace period and a second, and
+  // for Slurm jobs time for scancel and the next poll (kRemoteShutdown).
+  std::chrono::milliseconds shutdown_budget() const;
+  // What since-last and the other modes read of a job's shards (caller side).
+  Result<OutputChunk> read_shards(std::uint64_t key, const std::string& log_path, int shards,
+                                  const ReadRequest& request, bool running);
+  // Records output that is already on disk (written by the executor): counters, tail, watch.
+  void observe_output(const JobPtr& job, std::string_view chunk, std::size_t written,
+                      LineSplitter& lines);
+
   // ---- lane thread: kill, shutdown, reaping (lane_kill.cc) ----
   void kill_job(const JobPtr& job, EndReason reason, std::string error);
   void signal_job(const JobPtr& job, int sig);
@@ -285,6 +311,10 @@ class Lane::Impl : public ReapOwner {
   bool shutting_down_ = false;
   bool closing_ = false;  // the destructor's shutdown: the lane will not be used again
   std::vector<std::function<void()>> shutdown_waiters_;
+  // Declared in this order so the executor (whose thread calls the events) goes first.
+  std::unique_ptr<ExecutorEvents> remote_events_;  // a RemoteEvents
+  std::unique_ptr<Executor> slurm_;
+  std::atomic<std::size_t> remote_live_{0};  // Slurm jobs started and not yet ended
 
   // Job ids: taken from blocks reserved in the store, so that submit() does no I/O for most
   // jobs (the row itself is written by the lane thread, batched).

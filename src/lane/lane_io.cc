@@ -107,28 +107,18 @@ void Lane::Impl::drain_output_now(const JobPtr& job) {
 void Lane::Impl::consume(const JobPtr& job, std::string_view chunk) {
   LiveJob& live = *job->live;
   const std::size_t written = job->output.write_log(chunk);  // on disk before anything else
-  std::string log_error = written < chunk.size() ? job->output.take_log_error() : std::string();
-  {
-    std::lock_guard lock(mu_);
-    job->output.record(chunk, written);
-    if (!log_error.empty()) job->info.error = log_error + "; later output is counted as dropped";
-  }
-  if (!log_error.empty()) {
-    std::fprintf(stderr, "meanwhile: task %s: %s; later output is counted as dropped\n",
-                 job->info.id.c_str(), log_error.c_str());
-  }
-  live.last_output = SteadyClock::now();
-  if (live.stalled) {
-    live.stalled = false;
-    {
-      std::lock_guard lock(mu_);
-      job->info.stalled = false;
+  if (written < chunk.size()) {
+    std::string log_error = job->output.take_log_error();
+    if (!log_error.empty()) {
+      {
+        std::lock_guard lock(mu_);
+        job->info.error = log_error + "; later output is counted as dropped";
+      }
+      std::fprintf(stderr, "meanwhile: task %s: %s; later output is counted as dropped\n",
+                   job->info.id.c_str(), log_error.c_str());
     }
-    if (!live.leader_reaped) arm_stall(job, live.last_output + options_.stall_after);
   }
-  if (job->watch) {
-    live.lines.feed(chunk, [&](std::string_view line) { match_line(job, line); });
-  }
+  observe_output(job, chunk, written, live.lines);
   if (!live.pipe_enlarged && job->output.bytes_seen() > kEnlargePipeAfter) {
     live.pipe_enlarged = true;  // fewer wakeups for a job that prints a lot; may be refused
     ::fcntl(live.output.native_handle(), F_SETPIPE_SZ, kLargePipe);

@@ -40,6 +40,10 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
     job->end_reason = reason;
     job->end_error = std::move(error);
   }
+  if (is_remote(*job)) {  // the executor signals the whole job (every shard), then kills it
+    if (job->live && !job->live->leader_reaped) kill_remote(job, options_.kill_grace);
+    return;
+  }
   if (!job->live) {  // finished and settled: leftovers are found by the marker or the trace
     sweep_leftovers({job}, SIGTERM);
     return;
@@ -50,6 +54,10 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
 
 void Lane::Impl::signal_job(const JobPtr& job, int sig) {
   LiveJob* live = job->live.get();
+  if (live != nullptr && live->remote) {  // nothing of it runs here
+    if (sig == SIGKILL && !live->leader_reaped) kill_remote(job, std::chrono::milliseconds(0));
+    return;
+  }
   const pid_t leader = live != nullptr ? live->pid : 0;
   // Before the leader: once it dies its children are the host's, and their parentage is gone.
   if (live == nullptr || !live->cgroup) signal_traced(job, sig);
@@ -265,7 +273,7 @@ void Lane::Impl::begin_shutdown(std::function<void()> on_complete) {
   }
   sweep_leftovers(std::move(settled), SIGTERM);
   // Backstop: whatever still runs after the grace period and a little more is SIGKILLed.
-  shutdown_timer_.expires_after(options_.kill_grace + std::chrono::milliseconds(1000));
+  shutdown_timer_.expires_after(shutdown_budget());
   shutdown_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || !shutting_down_) return;
     std::vector<JobPtr> live_jobs;

@@ -129,7 +129,7 @@ void Lane::Impl::start_some() {
 bool Lane::Impl::start(const JobPtr& job) {
   job->live = std::make_unique<LiveJob>(io_);
   spawn_transient_ = false;
-  auto started = spawn(job);
+  auto started = is_remote(*job) ? start_remote(job) : spawn(job);
   if (started) return true;
   job->output.close_log();
   if (job->live->cgroup) cgroups_->release(std::move(job->live->cgroup));

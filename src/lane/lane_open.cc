@@ -212,10 +212,11 @@ Lane::Impl::~Impl() {
     });
     {
       std::unique_lock lock(done_mu);
-      done_cv.wait_for(lock, options_.kill_grace + std::chrono::seconds(2), [&] { return done; });
+      done_cv.wait_for(lock, shutdown_budget() + std::chrono::seconds(1), [&] { return done; });
     }
     io_.stop();
     thread_.join();
+    slurm_.reset();  // stops following its jobs (killed above, or left to Slurm)
     // Whatever did not end in time is the watchdog's to kill (watchdog.h).
     if (watchdog_) watchdog_->close(/*kill_leftovers=*/!done);
   }

@@ -160,17 +160,35 @@ Result<OutputChunk> Lane::Impl::read_output(const ReadRequest& request) {
   std::string log_path;
   bool running = false;
   bool started = true;
+  int shards = 0;
   if (JobPtr job = find(*key)) {
     std::lock_guard lock(mu_);
     log_path = job->info.log_path;
     running = job->info.status == JobStatus::running;
     started = job->info.status != JobStatus::queued;
+    shards = job->info.spec.shards;
   } else {
     auto row = store_->load(request.id);
     if (!row) return with_prefix("cannot read job " + request.id + ": ", row.error_info());
     if (!*row) return make_error(ErrorCode::not_found, "unknown job id " + request.id);
     log_path = (*row)->info.log_path;
     running = (*row)->info.status == JobStatus::running && (*row)->host.alive();
+    shards = (*row)->info.spec.shards;
+  }
+  std::string reader = request.reader;
+  if (request.shard) {
+    if (shards == 0)
+      return make_error(ErrorCode::invalid_argument,
+                        "job " + request.id + " has no shards: leave shard out", "shard");
+    if (*request.shard < 0 || *request.shard >= shards)
+      return make_error(ErrorCode::invalid_argument,
+                        "job " + request.id + " has shards 0 to " + std::to_string(shards - 1) +
+                            ", not " + std::to_string(*request.shard),
+                        "shard");
+    log_path = shard_log_path(log_path, *request.shard);
+    reader += "#shard-" + std::to_string(*request.shard);  // a cursor per shard
+  } else if (shards > 0) {
+    return read_shards(*key, log_path, shards, request, running);
   }
   std::error_code ec;
   if (!started || !std::filesystem::exists(log_path, ec)) {
@@ -183,7 +201,7 @@ Result<OutputChunk> Lane::Impl::read_output(const ReadRequest& request) {
     empty.log_path = log_path;
     return empty;
   }
-  const auto cursor_key = std::make_pair(*key, request.reader);
+  const auto cursor_key = std::make_pair(*key, reader);
   std::uint64_t cursor = 0;
   {
     std::lock_guard lock(cursors_mu_);
@@ -204,8 +222,9 @@ Result<JobInfo> Lane::Impl::wait_started(const JobId& id, std::chrono::milliseco
   if (!job) return get(id);  // another process's job: nothing here would wake us
   const auto deadline = SteadyClock::now() + timeout;
   std::unique_lock lock(mu_);
-  status_cv_.wait_until(lock, deadline,
-                        [&] { return closed_ || job->info.status != JobStatus::queued; });
+  status_cv_.wait_until(lock, deadline, [&] {
+    return closed_ || job->info.status != JobStatus::queued || !job->info.slurm_job_id.empty();
+  });
   return snapshot_locked(*job);
 }
 
@@ -261,6 +280,49 @@ void Lane::Impl::set_observer(std::function<void(const JobInfo&)> observer) {
 std::size_t Lane::Impl::running_count() const {
   std::lock_guard lock(mu_);
   return running_;
+}
+
+// Every shard in turn, each under "--- shard N ---", with its own cursor (the one a read of
+// that shard alone moves) and an equal part of max_bytes.
+Result<OutputChunk> Lane::Impl::read_shards(std::uint64_t key, const std::string& log_path,
+                                            int shards, const ReadRequest& request, bool running) {
+  if (!request.filter.empty()) {
+    auto compiled = WatchRegex::compile(request.filter, "filter");
+    if (!compiled) return compiled.error_info();
+  }
+  OutputChunk all;
+  all.job_running = running;
+  all.log_path = shard_log_path(log_path, 0);
+  if (auto at = all.log_path.rfind("shard-0"); at != std::string::npos)
+    all.log_path.replace(at, 7, "shard-*");
+  ReadRequest part = request;
+  part.max_bytes =
+      std::max<std::size_t>(1000, request.max_bytes / static_cast<std::size_t>(shards));
+  for (int shard = 0; shard < shards; ++shard) {
+    const std::string path = shard_log_path(log_path, shard);
+    all.text += "--- shard " + std::to_string(shard) + " ---\n";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) continue;  // no output (yet)
+    const auto cursor_key = std::make_pair(key, request.reader + "#shard-" + std::to_string(shard));
+    std::uint64_t cursor = 0;
+    {
+      std::lock_guard lock(cursors_mu_);
+      if (auto it = cursors_.find(cursor_key); it != cursors_.end()) cursor = it->second;
+    }
+    auto chunk = read_log(path, part, &cursor, running);
+    if (!chunk) return with_prefix("shard " + std::to_string(shard) + ": ", chunk.error_info());
+    {
+      std::lock_guard lock(cursors_mu_);
+      cursors_[cursor_key] = cursor;
+    }
+    all.text += chunk->text;
+    if (!all.text.empty() && all.text.back() != '\n') all.text += '\n';
+    all.from_offset += chunk->from_offset;
+    all.to_offset += chunk->to_offset;
+    all.lines_omitted += chunk->lines_omitted;
+    all.bytes_omitted += chunk->bytes_omitted;
+  }
+  return all;
 }
 
 }  // namespace meanwhile

@@ -19,7 +19,7 @@ namespace meanwhile {
 //   for within 256 MiB of the end / start (longer lines: the range starts / ends there).
 // - all: the whole log. A long range is read only where the cut keeps it (its head and tail);
 //   the lines of the omitted middle are counted up to 256 MiB, beyond that only bytes are.
-// The filter (ECMAScript regex, matched against the first 4 KiB of each cleaned line) keeps
+// The filter (an RE2 regex, matched against the first 4 KiB of each cleaned line) keeps
 // matching lines; it scans at most the last (head mode: first) 256 MiB of the range, and says
 // so in the text when it skipped some. The result is cut in the middle to request.max_bytes
 // (0: 30000) with text::cut_middle's marker; lines_omitted/bytes_omitted count what was left

@@ -2,7 +2,8 @@
 //
 // {"command": "...", "cwd": "...", "env": [["K", "V"], ...], "timeout_ms": 1000 | null,
 //  "label": "...", "stdin": "null" | "pipe", "watch": "...", "after": ["3", ...],
-//  "priority": 0, "log_cap_bytes": 123 | null}
+//  "priority": 0, "log_cap_bytes": 123 | null, "executor": "local" | "slurm" | null,
+//  "partition": "...", "cpus": 0, "memory": "...", "shards": 0}
 // env is written as an array of pairs (order matters: a later pair overrides an earlier one);
 // an object {"K": "V"} is accepted too. Missing fields keep their defaults. Never throws.
 #include <nlohmann/json.hpp>
@@ -70,8 +71,10 @@ std::optional<Error> read_after(const json& object, JobSpec& spec) {
 Result<JobSpec> parse(const json& doc) {
   if (!doc.is_object()) return make_error("job spec: expected a JSON object");
   JobSpec spec;
-  for (auto [field, out] : {std::pair{"command", &spec.command}, std::pair{"cwd", &spec.cwd},
-                            std::pair{"label", &spec.label}, std::pair{"watch", &spec.watch}}) {
+  for (auto [field, out] :
+       {std::pair{"command", &spec.command}, std::pair{"cwd", &spec.cwd},
+        std::pair{"label", &spec.label}, std::pair{"watch", &spec.watch},
+        std::pair{"partition", &spec.partition}, std::pair{"memory", &spec.memory}}) {
     if (auto error = read_string(doc, field, *out)) return *error;
   }
   if (auto error = read_env(doc, spec)) return *error;
@@ -95,6 +98,20 @@ Result<JobSpec> parse(const json& doc) {
     }
     spec.priority = it->get<int>();
   }
+  for (auto [field, out] : {std::pair{"cpus", &spec.cpus}, std::pair{"shards", &spec.shards}}) {
+    auto it = doc.find(field);
+    if (it == doc.end() || it->is_null()) continue;
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > std::numeric_limits<int>::max()) {
+      return field_error(field, "a non-negative integer");
+    }
+    *out = it->get<int>();
+  }
+  if (auto it = doc.find("executor"); it != doc.end() && !it->is_null()) {
+    auto kind = it->is_string() ? parse_executor(it->get<std::string>()) : std::nullopt;
+    if (!kind) return field_error("executor", "\"local\" or \"slurm\"");
+    spec.executor = *kind;
+  }
   if (auto it = doc.find("log_cap_bytes"); it != doc.end() && !it->is_null()) {
     if (!it->is_number_unsigned()) return field_error("log_cap_bytes", "a non-negative integer");
     spec.log_cap_bytes = it->get<std::uint64_t>();
@@ -114,6 +131,13 @@ std::string spec_to_json(const JobSpec& spec) {
     doc["timeout_ms"] = spec.timeout ? json(spec.timeout->count()) : json(nullptr);
     doc["stdin"] = spec.stdin_mode == StdinMode::pipe ? "pipe" : "null";
     doc["log_cap_bytes"] = spec.log_cap_bytes ? json(*spec.log_cap_bytes) : json(nullptr);
+    doc["executor"] = spec.executor ? json(to_string(*spec.executor)) : json(nullptr);
+    if (spec.executor == ExecutorKind::slurm) {
+      doc["partition"] = spec.partition;
+      doc["cpus"] = spec.cpus;
+      doc["memory"] = spec.memory;
+      doc["shards"] = spec.shards;
+    }
     // Invalid UTF-8 in a command must not make dump() throw: replace it.
     return doc.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const std::exception&) {

@@ -120,6 +120,7 @@ int serve(const ServerOptions& options) {
   lane_options.workspace = resolved;
   lane_options.data_dir = options.data_dir;
   lane_options.kill_grace = options.kill_grace;
+  lane_options.default_executor = options.default_executor;
   // A client that never calls background_wait would let notes pile up for the server's life.
   lane_options.max_pending_notes = options.max_events;
   lane_options.shutdown_signals = {SIGTERM, SIGINT, SIGHUP};

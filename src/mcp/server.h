@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string>
 
+#include "meanwhile/lane.h"
+
 namespace meanwhile::mcp {
 
 struct ServerOptions {
@@ -17,6 +19,8 @@ struct ServerOptions {
   // Job events kept for background_wait; past this the oldest successes are dropped (and
   // counted in its result), so a client that never waits does not grow the server forever.
   std::size_t max_events = 1000;
+  // Where jobs run when a background_run names no executor (--executor, MEANWHILE_EXECUTOR).
+  ExecutorKind default_executor = ExecutorKind::local;
   // The protocol's streams; anything else written to the process's stdout is sent to stderr.
   int input_fd = 0;
   int output_fd = 1;

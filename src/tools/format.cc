@@ -41,16 +41,21 @@ std::string describe_outcome(const JobInfo& job) {
   std::string elapsed = format_duration(job.elapsed_seconds());
   switch (job.status) {
     case JobStatus::queued:
+      if (!job.slurm_job_id.empty())
+        return "waiting in Slurm's queue as job " + job.slurm_job_id + " for " + elapsed;
       return job.spec.after.empty() ? "queued for " + elapsed
                                     : "queued for " + elapsed + " (waiting for task " +
                                           after_list(job.spec.after) + " to succeed)";
     case JobStatus::running:
+      if (!job.slurm_job_id.empty())
+        return "running for " + elapsed + " (Slurm job " + job.slurm_job_id + ")";
       return "running for " + elapsed;
     case JobStatus::exited:
       if (job.term_signal)
         return fmt::format("died of signal {} ({}) after {}", *job.term_signal,
                            signal_name(*job.term_signal), elapsed);
-      return fmt::format("exited {} after {}", job.exit_code.value_or(-1), elapsed);
+      return fmt::format("exited {} after {}", job.exit_code.value_or(-1), elapsed) +
+             (job.summary.empty() ? std::string() : " (" + one_line(job.summary, 300) + ")");
     case JobStatus::killed:
       return "was killed after " + elapsed;
     case JobStatus::timed_out:
@@ -153,6 +158,13 @@ json job_to_json(const JobInfo& job) {
       {"watch", valid_utf8(job.spec.watch)},
       {"after", after},
       {"priority", job.spec.priority},
+      {"executor", to_string(job.spec.executor.value_or(ExecutorKind::local))},
+      {"slurm_job_id", job.slurm_job_id.empty() ? json(nullptr) : json(job.slurm_job_id)},
+      {"partition", valid_utf8(job.spec.partition)},
+      {"cpus", job.spec.cpus},
+      {"memory", valid_utf8(job.spec.memory)},
+      {"shards", job.spec.shards},
+      {"summary", valid_utf8(job.summary)},
       {"status", to_string(job.status)},
       {"exit_code", job.exit_code ? json(*job.exit_code) : json(nullptr)},
       {"signal", job.term_signal ? json(*job.term_signal) : json(nullptr)},
@@ -203,6 +215,15 @@ json job_json_schema() {
            {"watch", str("regex whose matching output lines raise notes")},
            {"after", {{"type", "array"}, {"items", {{"type", "string"}}}}},
            {"priority", integer("higher starts first among queued jobs")},
+           {"executor", {{"type", "string"}, {"enum", {"local", "slurm"}}}},
+           {"slurm_job_id",
+            {{"type", json::array({"string", "null"})},
+             {"description", "Slurm jobs once submitted: the cluster's job id"}}},
+           {"partition", str("Slurm jobs: the partition asked for (empty: the default)")},
+           {"cpus", integer("Slurm jobs: cpus per task asked for (0: the default)")},
+           {"memory", str("Slurm jobs: memory per task asked for (empty: the default)")},
+           {"shards", integer("Slurm jobs: tasks of the job array (0: not sharded)")},
+           {"summary", str("sharded jobs, once ended: how each shard ended")},
            {"status", {{"type", "string"}, {"enum", status_enum}}},
            {"exit_code",
             {{"type", json::array({"integer", "null"})}, {"description", "when it exited"}}},

@@ -14,6 +14,7 @@ using nlohmann::json;
 
 constexpr std::size_t kOutputMaxBytes = 30000;
 constexpr std::chrono::milliseconds kStartGrace{250};
+constexpr std::chrono::milliseconds kSubmitGrace{30000};  // sbatch's own timeout
 
 // --- background_run ---
 
@@ -31,6 +32,13 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   if (auto after = args.find("after"); after != args.end())
     for (const auto& id : *after) spec.after.push_back(id.get<std::string>());
   spec.priority = args.value("priority", 0);
+  if (auto executor = args.find("executor"); executor != args.end())
+    spec.executor = parse_executor(executor->get<std::string>());  // the schema's enum
+  spec.partition = string_arg(args, "partition");
+  spec.cpus = args.value("cpus", 0);
+  if (auto memory = args.find("memory"); memory != args.end())
+    spec.memory = memory->is_string() ? memory->get<std::string>() : memory->dump();
+  spec.shards = args.value("shards", 0);
   for (const auto& id : spec.after)
     if (auto dep = ctx.lane.get(id); !dep)
       return error_result("after: " + unknown_task_message(id, dep.error_info()));
@@ -44,7 +52,11 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   }
   // The lane starts a job on its own thread, a moment after submit: give it that moment, so the
   // result can say "started" with a pid (bounded; a job waiting for a slot stays queued).
-  auto info = spec.after.empty() ? ctx.lane.wait_started(*id, kStartGrace) : ctx.lane.get(*id);
+  // A Slurm job: until the cluster took it (sbatch answered) or refused it.
+  auto submitted = ctx.lane.get(*id);
+  const bool slurm = submitted.ok() && submitted->spec.executor == ExecutorKind::slurm;
+  auto info = !spec.after.empty() ? ctx.lane.get(*id)
+                                  : ctx.lane.wait_started(*id, slurm ? kSubmitGrace : kStartGrace);
   JobInfo job;
   if (info) {
     job = *info;
@@ -61,9 +73,17 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
         "queued task {}: {}; it starts once task {} succeeded (skipped if one "
         "fails).\n",
         job.id, job_what(job), fmt::join(spec.after, ", "));
+  else if (job.status == JobStatus::queued && !job.slurm_job_id.empty())
+    text =
+        fmt::format("submitted task {} to Slurm as job {}: {}{}; it runs when Slurm starts it.\n",
+                    job.id, job.slurm_job_id, job_what(job),
+                    job.spec.shards > 0 ? fmt::format(" ({} shards)", job.spec.shards) : "");
   else if (job.status == JobStatus::queued)
     text =
         fmt::format("queued task {}: {}; it starts when a slot is free.\n", job.id, job_what(job));
+  else if (!job.slurm_job_id.empty())
+    text = fmt::format("started task {} on Slurm as job {}: {}.\n", job.id, job.slurm_job_id,
+                       job_what(job));
   else
     text = fmt::format("started task {}: {} (pid {}).\n", job.id, job_what(job), job.pid);
   if (!is_terminal(job.status)) {
@@ -85,6 +105,7 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
                   {"status", to_string(job.status)},
                   {"pid", job.pid},
                   {"log_path", job.log_path}};
+  if (!job.slurm_job_id.empty()) structured["slurm_job_id"] = job.slurm_job_id;
   return ToolResult{std::move(text), std::move(structured),
                     job.status == JobStatus::failed_to_start};
 }
@@ -107,11 +128,13 @@ ToolResult background_output(const json& args, ToolContext& ctx) {
   request.lines = args.value("lines", std::size_t{50});
   request.filter = string_arg(args, "filter");
   request.max_bytes = kOutputMaxBytes;
+  if (auto shard = args.find("shard"); shard != args.end()) request.shard = shard->get<int>();
   auto job = ctx.lane.get(id);
   if (!job) return error_result(unknown_task_message(id, job.error_info()));
   auto chunk = ctx.lane.read_output(request);
   if (!chunk) {
-    if (chunk.error_info().field == "filter") return error_result("filter: " + chunk.error());
+    const std::string& field = chunk.error_info().field;
+    if (field == "filter" || field == "shard") return error_result(field + ": " + chunk.error());
     return error_result(fmt::format("task {}: cannot read its output: {}", id, chunk.error()));
   }
 
@@ -123,6 +146,7 @@ ToolResult background_output(const json& args, ToolContext& ctx) {
   else
     what = fmt::format("{} {} lines", mode == "tail" ? "last" : "first", request.lines);
   if (!request.filter.empty()) what += ", lines matching `" + one_line(request.filter, 200) + "`";
+  if (request.shard) what += fmt::format(", shard {}", *request.shard);
   std::string text = fmt::format("{} {} — {}:\n", job_title(*job), describe_outcome(*job), what);
   std::string body = valid_utf8(chunk->text);
   if (body.empty())
@@ -212,7 +236,7 @@ std::vector<ToolDef> background_tools() {
         {"watch",
          {{"type", "string"},
           {"description",
-           "ECMAScript regex; each output line that matches is reported in "
+           "Regex (RE2 syntax); each output line that matches is reported in "
            "<background-results> while the job runs."}}},
         {"after",
          {{"type", "array"},
@@ -223,7 +247,36 @@ std::vector<ToolDef> background_tools() {
          {{"type", "integer"},
           {"minimum", -1000},
           {"maximum", 1000},
-          {"description", "Among queued jobs, higher starts first (default 0)."}}}}},
+          {"description", "Among queued jobs, higher starts first (default 0)."}}},
+        {"executor",
+         {{"type", "string"},
+          {"enum", {"local", "slurm"}},
+          {"description",
+           "Where it runs: \"local\" (this machine) or \"slurm\" (a batch job on the Slurm "
+           "cluster this machine submits to); default as the session was started (--executor, "
+           "MEANWHILE_EXECUTOR; else local)."}}},
+        {"partition",
+         {{"type", "string"},
+          {"maxLength", 200},
+          {"description", "Slurm only: the partition; default the cluster's."}}},
+        {"cpus",
+         {{"type", "integer"},
+          {"minimum", 1},
+          {"maximum", 4096},
+          {"description", "Slurm only: CPUs per task; default the cluster's."}}},
+        {"memory",
+         {{"type", {"integer", "string"}},
+          {"description",
+           "Slurm only: memory per task, in MiB (4096) or with a unit (\"4G\"); default the "
+           "cluster's."}}},
+        {"shards",
+         {{"type", "integer"},
+          {"minimum", 1},
+          {"maximum", kMaxShards},
+          {"description",
+           "Slurm only: run N copies as one job array (e.g. a test suite split N ways); each "
+           "sees MEANWHILE_SHARD (0..N-1) and MEANWHILE_SHARDS=N. The job exits with the first "
+           "failing shard's code; read one shard's output with background_output `shard`."}}}}},
       {"required", {"command"}},
       {"additionalProperties", false}};
   // Open to more fields: an MCP task's final result for this tool is the whole job
@@ -235,6 +288,7 @@ std::vector<ToolDef> background_tools() {
         {"status", {{"type", "string"}}},
         {"pid", {{"type", "integer"}}},
         {"log_path", {{"type", "string"}}},
+        {"slurm_job_id", {{"type", json::array({"string", "null"})}}},
         {"exit_code", {{"type", json::array({"integer", "null"})}}},
         {"output",
          {{"type", "string"},
@@ -273,7 +327,14 @@ std::vector<ToolDef> background_tools() {
           {"description", "Lines for tail and head (default 50)."}}},
         {"filter",
          {{"type", "string"},
-          {"description", "ECMAScript regex: keep only the lines that match."}}}}},
+          {"description", "Regex (RE2 syntax): keep only the lines that match."}}},
+        {"shard",
+         {{"type", "integer"},
+          {"minimum", 0},
+          {"maximum", kMaxShards - 1},
+          {"description",
+           "Sharded Slurm jobs: one shard's output (default: every shard's, each under a "
+           "\"--- shard N ---\" line)."}}}}},
       {"required", {"task_id"}},
       {"additionalProperties", false}};
   output.output_schema = {{"type", "object"},

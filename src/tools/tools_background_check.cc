@@ -19,6 +19,14 @@ std::string job_details(const JobInfo& job) {
   if (job.term_signal)
     text += fmt::format("signal: {} ({})\n", *job.term_signal, signal_name(*job.term_signal));
   if (job.pid > 0) text += fmt::format("pid: {}\n", job.pid);
+  if (job.spec.executor == ExecutorKind::slurm) {
+    text += "slurm job: " +
+            (job.slurm_job_id.empty() ? std::string("(not submitted yet)") : job.slurm_job_id);
+    if (!job.spec.partition.empty()) text += ", partition " + job.spec.partition;
+    if (job.spec.shards > 0) text += fmt::format(", {} shards", job.spec.shards);
+    text += "\n";
+    if (!job.summary.empty()) text += job.summary + "\n";
+  }
   if (!job.descendants.empty()) {
     std::string pids;
     for (std::size_t i = 0; i < job.descendants.size() && i < 20; ++i)

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "cluster_env.h"
 #include "lane/executor.h"
 #include "lane/run_program.h"
 #include "lane/slurm_executor.h"
@@ -21,53 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::TempDir;
-
-// The cluster, for every test; `skip` says why there is none.
-struct Cluster {
-  std::unique_ptr<TempDir> dir;
-  std::string skip;
-  std::string partition;
-};
-Cluster& cluster() {
-  static Cluster instance;
-  return instance;
-}
-
-class ClusterEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    Cluster& c = cluster();
-    c.dir = std::make_unique<TempDir>("meanwhile-slurm");
-    // mkdtemp made it 0700; munged runs as the munge user and must reach the cluster in it.
-    ::chmod(c.dir->path().c_str(), 0755);
-    // Finished jobs are purged 5 s after they end: the forgotten-job test waits for that.
-    ::setenv("SLURM_FIXTURE_MIN_JOB_AGE", "5", 1);
-    auto out = run_program({SLURM_CLUSTER_SCRIPT, "start", c.dir->file("cluster")}, {}, 120s);
-    if (!out) {
-      c.skip = out.error();
-    } else if (out->exit_code == 2) {
-      c.skip = out->err;
-    } else if (out->exit_code != 0) {
-      c.skip = "FAILED: " + out->err;  // not a skip: the tests fail with it
-    }
-    std::istringstream lines(out ? out->out : "");
-    for (std::string line; std::getline(lines, line);) {
-      auto eq = line.find('=');
-      if (eq == std::string::npos) continue;
-      const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-      if (key == "SLURM_CONF") ::setenv("SLURM_CONF", value.c_str(), 1);
-      if (key == "SLURM_FIXTURE_PARTITION") c.partition = value;
-    }
-    if (!c.skip.empty() && c.skip.rfind("FAILED", 0) != 0)
-      std::printf("slurm_tests: every test skipped: %s\n", c.skip.c_str());
-  }
-  void TearDown() override {
-    Cluster& c = cluster();
-    if (c.dir) (void)run_program({SLURM_CLUSTER_SCRIPT, "stop", c.dir->file("cluster")}, {}, 60s);
-    c.dir.reset();
-  }
-};
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ClusterEnvironment);
 
 // Records every event; waits on them with a condition variable.
 class Recorder : public ExecutorEvents {
@@ -130,12 +84,7 @@ class Recorder : public ExecutorEvents {
 
 class SlurmExecutorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!cluster().skip.empty()) {
-      if (cluster().skip.rfind("FAILED", 0) == 0) FAIL() << cluster().skip;
-      GTEST_SKIP() << cluster().skip;
-    }
-  }
+  void SetUp() override { SKIP_OR_FAIL_WITHOUT_CLUSTER(); }
   ExecutorJob job(std::uint64_t key, const std::string& command) {
     ExecutorJob j;
     j.key = key;

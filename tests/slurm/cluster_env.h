@@ -1,0 +1,30 @@
+// The single-node Slurm cluster every test of slurm_tests shares (tests/support/slurm_cluster.sh):
+// started once, before the first test, and stopped after the last. SLURM_CONF points at it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "support/test_support.h"
+
+namespace meanwhile {
+
+struct Cluster {
+  std::unique_ptr<test::TempDir> dir;  // the cluster lives in DIR/cluster
+  std::string skip;                    // why there is none; "FAILED: ..." when it broke
+  std::string partition;
+};
+Cluster& cluster();
+
+}  // namespace meanwhile
+
+// In SetUp(): skips the test when the cluster cannot run here (not root, no Slurm), fails it
+// when the cluster should have started and did not.
+#define SKIP_OR_FAIL_WITHOUT_CLUSTER()                    \
+  do {                                                    \
+    const std::string& why = ::meanwhile::cluster().skip; \
+    if (!why.empty()) {                                   \
+      if (why.rfind("FAILED", 0) == 0) FAIL() << why;     \
+      GTEST_SKIP() << why;                                \
+    }                                                     \
+  } while (false)
