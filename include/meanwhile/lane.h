@@ -111,7 +111,7 @@ struct JobInfo {
   // Without a cgroup: some of the job's processes could not be told apart from another job's
   // (see docs/DESIGN.md, "Finding a job's processes"); they may outlive a kill of this job.
   bool tracking_incomplete = false;
-  std::string slurm_job_id;  // Slurm jobs, once submitted (not kept in the store yet)
+  std::string slurm_job_id;  // Slurm jobs, once submitted: how a later host follows it again
   std::string summary;       // sharded jobs, once ended: "4 shards: 3 exited 0, shard 2 exited 1"
 
   // exited with code 0.

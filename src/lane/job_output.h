@@ -54,6 +54,11 @@ class JobOutput {
   }
   // Under the lane's snapshot lock: counters, head and tail.
   void record(std::string_view chunk, std::size_t written);
+  // A job followed again after a restart: its output so far (on disk, not in head or tail).
+  void resume_counts(std::uint64_t bytes, std::uint64_t lines) {
+    bytes_seen_ = bytes_logged_ = log_written_ = bytes;
+    lines_ = lines;
+  }
 
   std::uint64_t bytes_seen() const { return bytes_seen_; }
   std::uint64_t bytes_logged() const { return bytes_logged_; }

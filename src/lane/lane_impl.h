@@ -241,6 +241,8 @@ class Lane::Impl : public ReapOwner {
   void on_remote_output(std::uint64_t key, int shard, const std::string& bytes);
   void on_remote_ended(std::uint64_t key, const ExecutorExit& exit);
   void kill_remote(const JobPtr& job, std::chrono::milliseconds grace);
+  // Open: Slurm jobs of dead hosts, given to this host by the store, are followed again.
+  void adopt_remote(std::vector<StoredJob> rows);
   // How long a shutdown waits before its SIGKILL backstop: the grace period and a second, and
   // for Slurm jobs time for scancel and the next poll (kRemoteShutdown).
   std::chrono::milliseconds shutdown_budget() const;

@@ -133,10 +133,13 @@ Result<std::unique_ptr<Lane::Impl>> Lane::Impl::open(LaneOptions options) {
                        !(spawn_mode != nullptr && std::string_view(spawn_mode) == "vfork");
 
   // Rows left queued/running by dead hosts become `lost`; their processes are ended below.
+  // Slurm jobs of dead hosts run on: this host follows them again (lane_remote.cc).
   std::vector<std::string> lost_marks;
-  if (auto reclaimed = impl->store_->reclaim_dead_hosts()) {
+  std::vector<StoredJob> adopted;
+  if (auto reclaimed = impl->store_->reclaim_dead_hosts(&impl->host_, &adopted)) {
     for (const auto& row : *reclaimed) lost_marks.push_back(impl->mark_prefix_ + row.info.id);
   }
+  impl->adopt_remote(std::move(adopted));
   if (impl->options_.use_cgroups) {
     impl->cgroups_ = CgroupTree::create();
     if (impl->cgroups_) impl->cgroups_->reclaim_dead_hosts();

@@ -70,6 +70,48 @@ Status Lane::Impl::start_remote(const JobPtr& job) {
   return Ok{};
 }
 
+void Lane::Impl::adopt_remote(std::vector<StoredJob> rows) {
+  for (StoredJob& row : rows) {
+    auto key = parse_id(row.info.id);
+    if (!key) continue;
+    JobInfo info = std::move(row.info);
+    info.ours = true;
+    const std::uint64_t log_cap = info.spec.log_cap_bytes.value_or(options_.log_cap_bytes);
+    auto job = std::make_shared<Job>(*key, info, log_cap, options_.tail_bytes);
+    if (!info.spec.watch.empty())
+      if (auto compiled = WatchRegex::compile(info.spec.watch)) job->watch = std::move(*compiled);
+    job->mark = mark_prefix_ + info.id;
+    job->output.resume_counts(info.bytes_logged, info.lines);
+    const bool running = info.status == JobStatus::running;
+    {
+      std::lock_guard lock(mu_);
+      jobs_.emplace(*key, job);
+      if (running) ++running_;
+    }
+    rows_->note_written(*key);  // the row exists: later writes update it
+    asio::post(io_, [this, job, bytes = info.bytes_logged] {
+      scheduler_.add_running(job->key);  // `after` it works, and it ends like any other job
+      job->live = std::make_unique<LiveJob>(io_);
+      job->live->remote = true;
+      job->live->last_output = SteadyClock::now();
+      if (job->info.status == JobStatus::running)
+        arm_stall(job, job->live->last_output + options_.stall_after);
+      const JobInfo& info = job->info;
+      ExecutorJob run;
+      run.key = job->key;
+      run.id = info.id;
+      run.command = info.spec.command;
+      run.cwd = info.spec.cwd;
+      run.log_path = info.log_path;
+      run.timeout = info.spec.timeout;
+      run.partition = info.spec.partition;
+      run.shards = info.spec.shards;
+      ++remote_live_;
+      slurm().reattach(std::move(run), info.slurm_job_id, bytes);
+    });
+  }
+}
+
 void Lane::Impl::on_remote_submitted(std::uint64_t key, const std::string& handle) {
   JobPtr job = find(key);
   if (!job) return;

@@ -35,6 +35,8 @@ class RowWriter {
   void changed(std::uint64_t key);
   // Whether the job's row has been written once (it is in the store).
   bool written(std::uint64_t key) const { return written_.count(key) != 0; }
+  // The row exists already (written by an earlier host): later writes update it.
+  void note_written(std::uint64_t key) { written_.insert(key); }
   // Writes every pending row now, in one transaction. On failure the rows stay pending and a
   // retry is armed (unless stop_retrying() was called); returns the store's error.
   Status flush();

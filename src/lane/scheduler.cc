@@ -16,6 +16,13 @@ void Scheduler::add(Key key, int priority, const std::vector<Key>& waits_for) {
   if (entry.waiting_for == 0) make_ready(key, entry);
 }
 
+void Scheduler::add_running(Key key) {
+  auto [it, inserted] = jobs_.try_emplace(key);
+  if (!inserted) return;
+  it->second.holds_slot = true;
+  ++running_;
+}
+
 void Scheduler::make_ready(Key key, Entry& entry) {
   entry.ready = true;
   ready_.emplace(-entry.priority, key);

@@ -28,6 +28,9 @@ class Scheduler {
   // (the caller resolves the others: succeeded ones are dropped, failed ones skip the job).
   // Keys not known here are ignored. A job that waits for nothing is ready at once.
   void add(Key key, int priority, const std::vector<Key>& waits_for);
+  // Adds a job that already runs (one followed again after a restart): it holds a slot until
+  // it ends, and jobs may wait for it. Nothing when the key is known.
+  void add_running(Key key);
 
   // The next ready job (highest priority, then lowest key) when fewer than `slot_limit` jobs
   // hold a slot; it holds one from now on. Nothing when no job is ready or no slot is free.

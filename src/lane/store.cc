@@ -25,7 +25,7 @@ constexpr int kBusyTimeoutMs = 5000;
 
 constexpr const char* kColumns =
     "id, spec, status, exit_code, term_signal, error, pid, submitted_at, started_at, ended_at, "
-    "bytes_logged, bytes_dropped, lines, log_path, last_line, host_pid, host_start";
+    "bytes_logged, bytes_dropped, lines, log_path, last_line, host_pid, host_start, slurm_job_id";
 
 constexpr JobStatus kAllStatuses[] = {
     JobStatus::queued,    JobStatus::running, JobStatus::exited,          JobStatus::killed,
@@ -165,6 +165,10 @@ StoredJob read_row(sqlite3_stmt* stmt, const std::string& logs_dir) {
   info.last_line = text::cut_middle(text::clean(column_text(stmt, 14)), 4096, "").text;
   row.host.pid = column_int_in(stmt, 15, 0, std::numeric_limits<int>::max());
   row.host.start_ticks = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 16));
+  // A Slurm id is digits, with "_" for an array task: anything else is not passed to scancel.
+  std::string slurm_id = column_text(stmt, 17);
+  if (slurm_id.size() <= 40 && slurm_id.find_first_not_of("0123456789_") == std::string::npos)
+    info.slurm_job_id = std::move(slurm_id);
   return row;
 }
 
@@ -177,7 +181,7 @@ bool exec(sqlite3* db, const char* sql) {
 
 struct Store::Statements {
   Stmt begin, commit, rollback, insert, insert_with_id, expand_log_path, update, load, load_recent,
-      live, mark_lost, read_sequence, set_sequence, add_sequence;
+      live, mark_lost, adopt, read_sequence, set_sequence, add_sequence;
 };
 
 namespace {
@@ -294,9 +298,9 @@ namespace {
 
 constexpr const char* kInsertColumns =
     "spec, status, exit_code, term_signal, error, pid, submitted_at, started_at, ended_at, "
-    "bytes_logged, bytes_dropped, lines, log_path, last_line, host_pid, host_start";
+    "bytes_logged, bytes_dropped, lines, log_path, last_line, host_pid, host_start, slurm_job_id";
 
-// Binds a new row's 16 columns, from index `first` on.
+// Binds a new row's 17 columns, from index `first` on.
 void bind_new_row(sqlite3_stmt* stmt, int first, const JobInfo& info, const HostId& host) {
   int i = first;
   bind_text(stmt, i++, spec_to_json(info.spec));
@@ -317,6 +321,7 @@ void bind_new_row(sqlite3_stmt* stmt, int first, const JobInfo& info, const Host
   bind_text(stmt, i++, info.last_line);
   sqlite3_bind_int(stmt, i++, host.pid);
   sqlite3_bind_int64(stmt, i++, static_cast<std::int64_t>(host.start_ticks));
+  bind_text(stmt, i++, info.slurm_job_id);
 }
 
 }  // namespace
@@ -327,7 +332,7 @@ Result<JobId> Store::insert(const JobInfo& info, const HostId& host) {
   WriteTransaction txn(db_, s.begin, s.commit, s.rollback);
   if (!txn.open()) return sqlite_error(db_, "cannot begin a transaction");
   static const std::string sql = std::string("INSERT INTO jobs (") + kInsertColumns +
-                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   sqlite3_stmt* stmt = prepared(db_, s.insert, sql.c_str());
   if (!stmt) return sqlite_error(db_, "cannot prepare insert");
   std::int64_t id = 0;
@@ -400,13 +405,13 @@ Status Store::write(const std::vector<RowWrite>& rows, const HostId& host) {
   if (!txn.open()) return sqlite_error(db_, "cannot begin a transaction");
   static const std::string insert_sql =
       std::string("INSERT INTO jobs (id, ") + kInsertColumns +
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   sqlite3_stmt* insert = prepared(db_, s.insert_with_id, insert_sql.c_str());
   sqlite3_stmt* update = prepared(
       db_, s.update,
       "UPDATE jobs SET status = ?, exit_code = ?, term_signal = ?, error = ?, pid = ?, "
       "submitted_at = ?, started_at = ?, ended_at = ?, bytes_logged = ?, bytes_dropped = ?, "
-      "lines = ?, last_line = ? WHERE id = ?");
+      "lines = ?, last_line = ?, slurm_job_id = ? WHERE id = ?");
   if (!insert || !update) return sqlite_error(db_, "cannot prepare the row writes");
   for (const RowWrite& row : rows) {
     const JobInfo& info = row.info;
@@ -436,7 +441,8 @@ Status Store::write(const std::vector<RowWrite>& rows, const HostId& host) {
     sqlite3_bind_int64(update, 10, static_cast<std::int64_t>(info.bytes_dropped));
     sqlite3_bind_int64(update, 11, static_cast<std::int64_t>(info.lines));
     bind_text(update, 12, info.last_line);
-    sqlite3_bind_int64(update, 13, *id);
+    bind_text(update, 13, info.slurm_job_id);
+    sqlite3_bind_int64(update, 14, *id);
     if (sqlite3_step(update) != SQLITE_DONE) {
       return sqlite_error(db_, "cannot update job " + info.id);
     }
@@ -478,7 +484,8 @@ Result<std::vector<StoredJob>> Store::load_recent(std::size_t limit) const {
   return rows;
 }
 
-Result<std::vector<StoredJob>> Store::reclaim_dead_hosts() {
+Result<std::vector<StoredJob>> Store::reclaim_dead_hosts(const HostId* adopter,
+                                                         std::vector<StoredJob>* adopted) {
   std::lock_guard lock(mu_);
   Statements& s = *stmts_;
   WriteTransaction txn(db_, s.begin, s.commit, s.rollback);
@@ -489,7 +496,9 @@ Result<std::vector<StoredJob>> Store::reclaim_dead_hosts() {
   sqlite3_stmt* live = prepared(db_, s.live, live_sql.c_str());
   sqlite3_stmt* mark = prepared(
       db_, s.mark_lost, "UPDATE jobs SET status = 'lost', error = ?, ended_at = ? WHERE id = ?");
-  if (!live || !mark) return sqlite_error(db_, "cannot prepare reclaim");
+  sqlite3_stmt* adopt =
+      prepared(db_, s.adopt, "UPDATE jobs SET host_pid = ?, host_start = ? WHERE id = ?");
+  if (!live || !mark || !adopt) return sqlite_error(db_, "cannot prepare reclaim");
 
   std::vector<StoredJob> dead;
   {
@@ -506,8 +515,21 @@ Result<std::vector<StoredJob>> Store::reclaim_dead_hosts() {
     if (rc != SQLITE_DONE) return sqlite_error(db_, "cannot scan live jobs");
   }
   const auto now = WallClock::now();
+  std::vector<StoredJob> lost;
   for (StoredJob& row : dead) {
     JobInfo& info = row.info;
+    // A Slurm job runs on without its host: followed again by its id, never marked lost here.
+    if (info.spec.executor == ExecutorKind::slurm && !info.slurm_job_id.empty()) {
+      if (adopter == nullptr || adopted == nullptr) continue;
+      StmtUse use(adopt);
+      sqlite3_bind_int(adopt, 1, adopter->pid);
+      sqlite3_bind_int64(adopt, 2, static_cast<std::int64_t>(adopter->start_ticks));
+      sqlite3_bind_int64(adopt, 3, *parse_row_id(info.id));
+      if (sqlite3_step(adopt) != SQLITE_DONE) return sqlite_error(db_, "cannot adopt job");
+      row.host = *adopter;
+      adopted->push_back(std::move(row));
+      continue;
+    }
     info.error = "its host process (pid " + std::to_string(row.host.pid) + ") ended while it was " +
                  status_name(info.status);
     info.status = JobStatus::lost;
@@ -517,9 +539,10 @@ Result<std::vector<StoredJob>> Store::reclaim_dead_hosts() {
     sqlite3_bind_int64(mark, 2, to_unix_ms(now));
     sqlite3_bind_int64(mark, 3, *parse_row_id(info.id));
     if (sqlite3_step(mark) != SQLITE_DONE) return sqlite_error(db_, "cannot mark job lost");
+    lost.push_back(std::move(row));
   }
   if (!txn.commit()) return sqlite_error(db_, "cannot commit reclaim");
-  return dead;
+  return lost;
 }
 
 }  // namespace meanwhile

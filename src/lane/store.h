@@ -68,8 +68,12 @@ class Store {
   Result<std::vector<StoredJob>> load_recent(std::size_t limit) const;
 
   // Rows queued or running whose host is not alive become `lost` (error says so); returns
-  // them as they are now, so the caller can end their leftover processes.
-  Result<std::vector<StoredJob>> reclaim_dead_hosts();
+  // them as they are now, so the caller can end their leftover processes. Rows of Slurm jobs
+  // with a Slurm id are never marked lost: with `adopter` (and `adopted`) they are given to
+  // that host and appended to *adopted, to be followed again; without, they are left as they
+  // are for the next lane that opens.
+  Result<std::vector<StoredJob>> reclaim_dead_hosts(const HostId* adopter = nullptr,
+                                                    std::vector<StoredJob>* adopted = nullptr);
 
  private:
   struct Statements;  // prepared statements, cached for the connection's lifetime

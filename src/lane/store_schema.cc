@@ -12,7 +12,8 @@
 namespace meanwhile::store_schema {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: the first schema. 2: jobs.slurm_job_id.
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   log_path TEXT NOT NULL DEFAULT '',
   last_line TEXT NOT NULL DEFAULT '',
   host_pid INTEGER NOT NULL DEFAULT 0,
-  host_start INTEGER NOT NULL DEFAULT 0
+  host_start INTEGER NOT NULL DEFAULT 0,
+  slurm_job_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status);
 )sql";
@@ -102,7 +104,11 @@ Result<std::string> init(sqlite3* db) {
                           " was written by a newer meanwhile (this one knows " +
                           std::to_string(kSchemaVersion) + ")");
   }
-  if (version < kSchemaVersion) {  // version 0: a new database. Later versions migrate here.
+  if (version == 1) {  // migrations, in order
+    if (!exec(db, "ALTER TABLE jobs ADD COLUMN slurm_job_id TEXT NOT NULL DEFAULT ''"))
+      return fail("cannot add jobs.slurm_job_id");
+  }
+  if (version < kSchemaVersion) {  // version 0: a new database
     if (!exec(db, kSchema)) return fail("cannot create the schema");
     const std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
     if (!exec(db, set_version.c_str())) return fail("cannot set the schema version");

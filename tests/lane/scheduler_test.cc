@@ -96,6 +96,20 @@ TEST(SchedulerTest, AfterWaitsForEveryJobAndSkipsWhenOneFails) {
   EXPECT_EQ(runner.scheduler.running(), 0u);
 }
 
+TEST(SchedulerTest, AJobFollowedAgainHoldsASlotAndIsWaitedFor) {
+  FakeRunner runner(2);
+  runner.scheduler.add_running(7);  // adopted from a dead host, already running
+  EXPECT_EQ(runner.scheduler.running(), 1u);
+  runner.submit(8, 0, {7});
+  runner.submit(9);
+  EXPECT_EQ(runner.start_all(), (std::vector<Key>{9})) << "8 waits for 7; 7 holds a slot";
+  EXPECT_TRUE(runner.start_all().empty());
+  runner.end(7, true);
+  EXPECT_EQ(runner.start_all(), (std::vector<Key>{8}));
+  runner.scheduler.add_running(8);  // known already: ignored
+  EXPECT_EQ(runner.scheduler.running(), 2u);
+}
+
 TEST(SchedulerTest, AfterUnknownOrEndedJobsIsReadyAtOnce) {
   FakeRunner runner(2);
   runner.submit(7, 0, {99});  // an earlier host's job: the lane checked it at submit

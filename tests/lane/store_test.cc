@@ -1,6 +1,7 @@
 #include "lane/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -566,6 +567,115 @@ TEST(SpecJson, InvalidUtf8InCommandDoesNotThrow) {
   auto back = spec_from_json(spec_to_json(spec));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->command.substr(0, 5), "echo ");
+}
+
+}  // namespace
+}  // namespace meanwhile
+
+namespace meanwhile {
+namespace {
+
+// Runs SQL on a connection of its own, as an older meanwhile or a hostile repository would.
+void run_sql(const std::string& db, const std::string& sql) {
+  sqlite3* conn = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(conn);
+}
+
+TEST_F(StoreTest, SlurmFieldsRoundTripAndAHostileSlurmIdIsDropped) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  JobInfo info;
+  info.spec.command = "pytest";
+  info.spec.executor = ExecutorKind::slurm;
+  info.spec.partition = "gpu";
+  info.spec.cpus = 4;
+  info.spec.memory = "4G";
+  info.spec.shards = 8;
+  info.status = JobStatus::running;
+  info.slurm_job_id = "4711";
+  auto id = store->insert(info, HostId::self());
+  ASSERT_TRUE(id.ok()) << id.error();
+  auto row = store->load(*id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  const JobInfo& back = (*row)->info;
+  EXPECT_EQ(back.spec.executor, ExecutorKind::slurm);
+  EXPECT_EQ(back.spec.partition, "gpu");
+  EXPECT_EQ(back.spec.cpus, 4);
+  EXPECT_EQ(back.spec.memory, "4G");
+  EXPECT_EQ(back.spec.shards, 8);
+  EXPECT_EQ(back.slurm_job_id, "4711");
+
+  run_sql(path_, "UPDATE jobs SET slurm_job_id = '1 --uid=0' WHERE id = " + *id);
+  row = store->load(*id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->info.slurm_job_id, "") << "never handed to scancel";
+}
+
+TEST_F(StoreTest, AVersion1StoreGainsTheSlurmColumnAndKeepsItsRows) {
+  run_sql(path_, R"sql(
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('uuid', 'a-version-1-store');
+    CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL,
+      status TEXT NOT NULL, exit_code INTEGER, term_signal INTEGER,
+      error TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, submitted_at INTEGER,
+      started_at INTEGER, ended_at INTEGER, bytes_logged INTEGER NOT NULL DEFAULT 0,
+      bytes_dropped INTEGER NOT NULL DEFAULT 0, lines INTEGER NOT NULL DEFAULT 0,
+      log_path TEXT NOT NULL DEFAULT '', last_line TEXT NOT NULL DEFAULT '',
+      host_pid INTEGER NOT NULL DEFAULT 0, host_start INTEGER NOT NULL DEFAULT 0);
+    INSERT INTO jobs (spec, status, exit_code) VALUES ('{"command":"make"}', 'exited', 0);
+    PRAGMA user_version = 1;)sql");
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->uuid(), "a-version-1-store");
+  auto old = store->load("1");
+  ASSERT_TRUE(old.ok() && old->has_value()) << (old.ok() ? "no row" : old.error());
+  EXPECT_EQ((*old)->info.spec.command, "make");
+  EXPECT_TRUE((*old)->info.slurm_job_id.empty());
+  JobInfo info;
+  info.spec.command = "true";
+  info.slurm_job_id = "12";
+  auto id = store->insert(info, HostId::self());
+  ASSERT_TRUE(id.ok()) << id.error();
+  EXPECT_EQ((*store->load(*id))->info.slurm_job_id, "12");
+}
+
+TEST_F(StoreTest, ASlurmJobOfADeadHostIsAdoptedNotLost) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const HostId dead{unused_pid(), 12345};
+  JobInfo info;
+  info.spec.command = "sleep 100";
+  info.spec.executor = ExecutorKind::slurm;
+  info.status = JobStatus::running;
+  info.slurm_job_id = "99";
+  auto submitted = store->insert(info, dead);
+  info.slurm_job_id.clear();  // not submitted yet when its host died: nothing to follow
+  auto unsubmitted = store->insert(info, dead);
+  ASSERT_TRUE(submitted.ok() && unsubmitted.ok());
+
+  // A watchdog (no adopter) leaves it for the next lane.
+  auto lost = store->reclaim_dead_hosts();
+  ASSERT_TRUE(lost.ok()) << lost.error();
+  ASSERT_EQ(lost->size(), 1u);
+  EXPECT_EQ(lost->front().info.id, *unsubmitted);
+  EXPECT_EQ((*store->load(*submitted))->info.status, JobStatus::running);
+
+  const HostId me = HostId::self();
+  std::vector<StoredJob> adopted;
+  auto again = store->reclaim_dead_hosts(&me, &adopted);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again->empty());
+  ASSERT_EQ(adopted.size(), 1u);
+  EXPECT_EQ(adopted[0].info.id, *submitted);
+  EXPECT_EQ(adopted[0].info.slurm_job_id, "99");
+  auto row = store->load(*submitted);
+  EXPECT_EQ((*row)->host, me);
+  EXPECT_EQ((*row)->info.status, JobStatus::running);
 }
 
 }  // namespace

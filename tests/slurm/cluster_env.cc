@@ -26,6 +26,9 @@ class ClusterEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     Cluster& c = cluster();
+    // A host process a test started (kHostDirVariable set): the parent's cluster, SLURM_CONF
+    // inherited; this process neither starts nor stops one.
+    if (::getenv(kHostDirVariable) != nullptr) return;
     c.dir = std::make_unique<TempDir>("meanwhile-slurm");
     // mkdtemp made it 0700; munged runs as the munge user and must reach the cluster in it.
     ::chmod(c.dir->path().c_str(), 0755);

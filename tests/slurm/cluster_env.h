@@ -16,6 +16,10 @@ struct Cluster {
 };
 Cluster& cluster();
 
+// Set in the environment of a copy of slurm_tests that a test runs as a host to be killed:
+// the data directory that host uses.
+inline constexpr const char* kHostDirVariable = "MEANWHILE_TEST_HOST_DIR";
+
 }  // namespace meanwhile
 
 // In SetUp(): skips the test when the cluster cannot run here (not root, no Slurm), fails it

@@ -2,13 +2,16 @@
 // what a model sees when it asks for executor "slurm", shards and a kill, and what a host that
 // closes leaves behind (nothing).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <atomic>
 #include <filesystem>
 
 #include "cluster_env.h"
+#include "lane/run_program.h"
 #include "lane/slurm_tools.h"
+#include "lane/store.h"
 #include "meanwhile/lane.h"
 #include "meanwhile/tools.h"
 #include "support/test_support.h"
@@ -237,6 +240,85 @@ TEST_F(SlurmLaneTest, TheDefaultExecutorAppliesToJobsThatNameNone) {
   JobInfo local = wait_done(*here, 10s);
   EXPECT_TRUE(local.slurm_job_id.empty());
   EXPECT_GT(local.pid, 0);
+}
+
+// Run by the test below, as a copy of this binary: a host that starts a Slurm job, waits until
+// its row says running with its Slurm id, and dies of SIGKILL (nothing is closed).
+TEST(SlurmHostChild, DISABLED_StartsAJobAndIsKilled) {
+  const char* dir = ::getenv(kHostDirVariable);
+  if (dir == nullptr) GTEST_SKIP() << "run by AJobOutlivesAKilledHostAndTheNextHostFollowsIt";
+  LaneOptions options;
+  options.workspace = dir;
+  options.data_dir = std::string(dir) + "/data";
+  auto lane = Lane::open(options);
+  ASSERT_TRUE(lane.ok()) << lane.error();
+  JobSpec spec;
+  spec.command = "echo before; sleep 6; echo after; exit 5";
+  spec.executor = ExecutorKind::slurm;
+  auto id = (*lane)->submit(spec);
+  ASSERT_TRUE(id.ok()) << id.error();
+  auto store = Store::open(options.data_dir + "/jobs.db");
+  ASSERT_TRUE(store.ok()) << store.error();
+  // The row says running with its Slurm id, and the job has printed (what the store has of
+  // its output is where the next host reads from: output alone does not rewrite the row).
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto row = (*store)->load(*id);
+        auto now = (*lane)->get(*id);
+        return row.ok() && row->has_value() && (*row)->info.status == JobStatus::running &&
+               !(*row)->info.slurm_job_id.empty() && now.ok() && now->bytes_logged > 0;
+      },
+      60000ms))
+      << "the row never said running with a Slurm id, or the job printed nothing";
+  ASSERT_TRUE(test::write_file(std::string(dir) + "/id", *id));
+  ::kill(::getpid(), SIGKILL);
+}
+
+TEST_F(SlurmLaneTest, AJobOutlivesAKilledHostAndTheNextHostFollowsIt) {
+  test::TempDir shared{"meanwhile-slurm-host"};
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                                  std::string("SLURM_CONF=") + ::getenv("SLURM_CONF"),
+                                  std::string(kHostDirVariable) + "=" + shared.path()};
+  auto host = run_program({"/proc/self/exe", "--gtest_also_run_disabled_tests",
+                           "--gtest_filter=SlurmHostChild.DISABLED_StartsAJobAndIsKilled"},
+                          env, 120s);
+  ASSERT_TRUE(host.ok()) << host.error();
+  ASSERT_EQ(host->term_signal, SIGKILL) << "the host should have died of SIGKILL\n"
+                                        << host->out << host->err;
+  const std::string id = test::read_file(shared.file("id"));
+  ASSERT_FALSE(id.empty());
+
+  // The next host on the same data directory follows the job to its end and owns it.
+  LaneOptions options;
+  options.workspace = shared.path();
+  options.data_dir = shared.file("data");
+  auto next = Lane::open(options);
+  ASSERT_TRUE(next.ok()) << next.error();
+  Lane& lane2 = **next;
+  auto adopted = lane2.get(id);
+  ASSERT_TRUE(adopted.ok()) << adopted.error();
+  EXPECT_TRUE(adopted->ours);
+  EXPECT_EQ(adopted->status, JobStatus::running) << adopted->error;
+  auto done = lane2.wait_terminal({id}, 90s);
+  ASSERT_TRUE(done.ok() && done->has_value()) << "the adopted job never ended";
+  const JobInfo info = **done;
+  EXPECT_EQ(info.status, JobStatus::exited) << info.error;
+  EXPECT_EQ(info.exit_code, 5);
+  EXPECT_EQ(info.bytes_logged, 13u) << "before\\n (the first host's) and after\\n";
+  EXPECT_TRUE(test::eventually([&] { return lane2.pending_notes() > 0; }, 5000ms));
+  bool finished = false;
+  for (const Note& note : lane2.drain()) {
+    if (note.job != id || note.kind != NoteKind::finished) continue;
+    finished = true;
+    EXPECT_NE(note.preview.find("after"), std::string::npos) << note.preview;
+  }
+  EXPECT_TRUE(finished) << "the new host delivers the note";
+  ReadRequest all;
+  all.id = id;
+  all.mode = ReadMode::all;
+  auto text = lane2.read_output(all);
+  ASSERT_TRUE(text.ok()) << text.error();
+  EXPECT_NE(text->text.find("before\nafter"), std::string::npos) << text->text;
 }
 
 }  // namespace
