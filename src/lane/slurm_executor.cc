@@ -115,6 +115,7 @@ struct SlurmExecutor::Run {
   std::optional<Clock::time_point> kill_at;  // SIGKILL then
   std::map<int, std::uint64_t> offsets;      // shard -> bytes of output reported
   int unlisted_polls = 0;                    // polls in which squeue did not list the job
+  bool verify_name = false;  // reattached: the handle came from a store, which may lie
   int shard_count() const { return job.shards > 0 ? job.shards : 1; }
   std::string output_path(int shard) const {
     return job.shards > 0 ? shard_log_path(job.log_path, shard) : job.log_path;
@@ -163,6 +164,7 @@ void SlurmExecutor::reattach(ExecutorJob job, std::string handle, std::uint64_t 
     const std::string base = base_of(job.log_path);
     run->exit_path = base + ".exit";
     run->started = true;  // said by the host that started it, or said again below
+    run->verify_name = true;
     for (int shard = 0; shard < run->shard_count(); ++shard) {
       run->offsets[shard] = job.shards > 0 ? 0 : output_offset;
     }
@@ -179,6 +181,7 @@ void SlurmExecutor::kill(std::uint64_t key, std::chrono::milliseconds grace) {
     Run& run = *it->second;
     run.kill_requested = true;
     run.kill_at = Clock::now() + grace;
+    if (run.verify_name) return;  // signalled once the handle is known to be this job's
     (void)tools_.cancel(run.slurm_id, /*pending_only=*/true);  // never starts
     (void)tools_.signal(run.slurm_id, SIGTERM);  // unreachable now: SIGKILL retries later
   });
@@ -311,7 +314,7 @@ void SlurmExecutor::poll() {
   for (auto& [key, run_ptr] : runs_) {
     Run& run = *run_ptr;
     read_output(run);
-    if (run.kill_at && now >= *run.kill_at) {
+    if (run.kill_at && now >= *run.kill_at && !run.verify_name) {
       // Past the grace: SIGKILL what is left and cancel the job; again next poll if Slurm
       // could not be reached.
       if (tools_.signal(run.slurm_id, SIGKILL).ok() || tools_.cancel(run.slurm_id).ok())
@@ -319,6 +322,30 @@ void SlurmExecutor::poll() {
     }
     if (!reachable) continue;
     const std::vector<SlurmTask>& tasks = by_job[run.slurm_id];
+    if (run.verify_name && !tasks.empty()) {
+      // A handle from a store (a repository can ship one) must name this task's own Slurm job:
+      // another job is neither followed nor cancelled.
+      const std::string expected = "meanwhile-" + run.job.id;
+      if (tasks.front().name != expected) {
+        ExecutorExit exit;
+        exit.status = JobStatus::lost;
+        exit.error = "Slurm job " + run.slurm_id + " is not task " + run.job.id +
+                     "'s (it is named '" + tasks.front().name.substr(0, 100) +
+                     "'): not followed, not cancelled";
+        {
+          std::lock_guard lock(mu_);
+          --active_;
+        }
+        events_.ended(key, exit);
+        done.push_back(key);
+        continue;
+      }
+      run.verify_name = false;
+      if (run.kill_requested) {  // asked before the handle was checked
+        (void)tools_.cancel(run.slurm_id, /*pending_only=*/true);
+        (void)tools_.signal(run.slurm_id, SIGTERM);
+      }
+    }
     bool live = false;
     for (const SlurmTask& task : tasks) {
       if (!slurm_state_final(task.state) || task.tasks_pending) live = true;

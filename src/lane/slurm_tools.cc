@@ -9,7 +9,7 @@ namespace meanwhile {
 namespace {
 
 constexpr std::string_view kSqueueFormat =
-    "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,Reason:|,exit_code:|";
+    "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,Reason:|,exit_code:|,Name:200|";
 
 std::string trim(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r'))
@@ -94,6 +94,7 @@ std::vector<SlurmTask> parse_squeue(std::string_view text) {
     task.state = trim(fields[3]);
     task.reason = trim(fields[4]);
     task.raw_status = to_int(fields[5]).value_or(0);
+    if (fields.size() > 6) task.name = trim(fields[6]);
     tasks.push_back(std::move(task));
   }
   return tasks;

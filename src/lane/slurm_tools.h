@@ -35,12 +35,13 @@ struct SlurmTask {
   std::string reason;
   int raw_status = 0;  // the wait status Slurm recorded (exit << 8 | signal)
   bool tasks_pending = false;
+  std::string name;  // the job's name (meanwhile's: "meanwhile-<task id>")
 };
 
 // Whether a state is final (the task will not run again).
 bool slurm_state_final(std::string_view state);
 
-// Parses `squeue -h -O JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,Reason:|,exit_code:|`.
+// Parses `squeue -h -O JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,Reason:|,exit_code:|,Name:200|`.
 // Malformed lines are skipped (a tool's output is input too).
 std::vector<SlurmTask> parse_squeue(std::string_view text);
 

@@ -16,8 +16,11 @@ TEST(SlurmToolsTest, ParsesSqueueLinesForJobsAndArrays) {
       "4|4|N/A|FAILED|JobLaunchFailure|15|\n"
       "garbage line\n"
       "x|1|0|RUNNING|None|0|\n"
-      "5|5|N/A|RUNNING|None|0");  // no trailing bar: malformed, skipped
-  ASSERT_EQ(tasks.size(), 4u);
+      "6|6|N/A|RUNNING|None|0|meanwhile-6          |\n"  // the name, padded to its width
+      "5|5|N/A|RUNNING|None|0");                         // no trailing bar: malformed, skipped
+  ASSERT_EQ(tasks.size(), 5u);
+  EXPECT_EQ(tasks[4].name, "meanwhile-6");
+  EXPECT_EQ(tasks[0].name, "");
   EXPECT_TRUE(tasks[0].tasks_pending);
   EXPECT_EQ(tasks[0].task, -1);
   EXPECT_EQ(tasks[1].task, 0);

@@ -211,6 +211,22 @@ TEST_F(SlurmExecutorTest, AReattachedJobIsFollowedToItsEnd) {
   EXPECT_EQ(end->status, JobStatus::exited) << end->error;
   EXPECT_EQ(end->exit_code, 4);
 
+  // A handle that names another task's job (a store can lie): neither followed nor cancelled.
+  SlurmExecutor owner(events, options);
+  owner.start(job(30, "sleep 60"));
+  const std::string others = events.handle(30);
+  ASSERT_FALSE(others.empty());
+  third.reattach(job(31, ""), others, 0);
+  third.kill(31, 0s);
+  end = third_events.wait_end(31);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, JobStatus::lost);
+  EXPECT_NE(end->error.find("is not task 31's (it is named 'meanwhile-30')"), std::string::npos)
+      << end->error;
+  EXPECT_FALSE(nothing_live(others)) << "task 30's job was cancelled through task 31";
+  owner.kill(30, 0s);
+  EXPECT_TRUE(events.wait_end(30));
+
   // A job Slurm does not know, with nothing recorded: lost, and it says so.
   third.reattach(job(77, ""), "999999", 0);
   end = third_events.wait_end(77);
