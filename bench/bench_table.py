@@ -173,6 +173,43 @@ def lane_rows(results):
     return rows
 
 
+def slurm_rows(results):
+    """The Slurm executor against Slurm's own tools (bench/slurm_bench.cc)."""
+    block = results.get("slurm")
+    if not block:
+        return []
+    if "error" in block and "end_to_note_ms" not in block:
+        why = "failed: " + str(block.get("error"))[:80]
+        if "skipped" in block:
+            why = "skipped: " + block["skipped"]
+        return [{"scenario": "slurm (single-node cluster)", "meanwhile": why, "reference": "—",
+                 "raw": "—", "ratio": "—", "target": "—", "met": NOT_MEASURED}]
+    note, wait = block.get("end_to_note_ms"), block.get("end_to_sbatch_wait_ms")
+    lane_s, plain_s = block.get("array_lane_s"), block.get("sbatch_plain_s")
+    n, tasks = block.get("n"), block.get("tasks")
+    return [{
+        "scenario": f"slurm: submit → running, median ({n}×, single-node cluster)",
+        "meanwhile": fmt(block.get("submit_to_running_ms"), "{:.0f} ms"), "reference": "—",
+        "raw": "—", "ratio": "—", "target": "(measured)", "met": "—",
+    }, {
+        "scenario": f"slurm: job's end (stamp) → finished note, median ({n}×)",
+        "meanwhile": fmt(note, "{:.0f} ms") + fmt(block.get("end_to_note_max_ms"),
+                                                   " (max {:.0f} ms)"),
+        "reference": "—", "raw": fmt(wait, "{:.0f} ms `sbatch --wait` returns"),
+        "ratio": "—" if note is None or wait is None else f"note {note / wait:.2f}× sbatch --wait",
+        "target": "≤ sbatch --wait, ≤ 1 s",
+        "met": verdict(None if note is None or wait is None else note <= wait and note <= 1000),
+    }, {
+        "scenario": f"slurm: {tasks} tasks: one array (`shards`) → note, vs {tasks} `sbatch` calls "
+                    f"→ all ended",
+        "meanwhile": fmt(lane_s, "{:.2f} s"), "reference": "—",
+        "raw": fmt(plain_s, "{:.2f} s") + fmt(block.get("sbatch_calls_s"),
+                                              " (the calls: {:.2f} s)"),
+        "ratio": "—" if lane_s is None or not plain_s else f"array {lane_s / plain_s:.2f}× plain",
+        "target": "(measured)", "met": "—",
+    }]
+
+
 def agent_rows(results):
     rows = []
     ours = results.get("agent", {}).get("meanwhile") or {}
@@ -220,7 +257,7 @@ def agent_rows(results):
 
 
 def build_rows(results):
-    rows = lane_rows(results) + agent_rows(results)
+    rows = lane_rows(results) + slurm_rows(results) + agent_rows(results)
     for row in rows:
         row.setdefault("claude", "—")
     return rows

@@ -88,6 +88,45 @@ def executable(path):
     return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
+def run_slurm(build, stamp, work, quick):
+    """The Slurm scenario on a throwaway single-node cluster (tests/support/slurm_cluster.sh);
+    skipped, with the reason, when it cannot run here (not root, no Slurm)."""
+    bench = executable(os.path.join(build, "bench", "slurm_bench"))
+    script = os.path.join(HERE, "..", "tests", "support", "slurm_cluster.sh")
+    if not bench or not stamp:
+        return {"error": "slurm_bench not built"}
+    if os.geteuid() != 0 or not shutil.which("sbatch"):
+        return {"error": "skipped", "skipped": "needs root and slurm-wlm (scripts/setup)"}
+    cluster = os.path.join(work, "slurm")
+    os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)  # munged runs as the munge user and must reach the cluster
+    started = subprocess.run([script, "start", cluster], capture_output=True, text=True,
+                             timeout=180)
+    if started.returncode != 0:
+        return {"error": "the cluster did not start: " + started.stderr.strip()[-200:]}
+    env = dict(os.environ)
+    for line in started.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key == "SLURM_CONF":
+            env["SLURM_CONF"] = value
+    try:
+        n, tasks = ("2", "10") if quick else ("5", "100")
+        log(f"slurm: {bench} {n} {tasks}")
+        start = time.monotonic()
+        proc = subprocess.run([bench, n, tasks, "--stamp", stamp, "--dir", work],
+                              capture_output=True, text=True, timeout=900, env=env)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}"}
+        figures = json.loads(lines[-1])
+        log(f"  {time.monotonic() - start:.1f} s: {lines[-1][:300]}")
+        return figures
+    except (subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+        return {"error": str(e)[:200]}
+    finally:
+        subprocess.run([script, "stop", cluster], capture_output=True, timeout=120)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,6 +231,8 @@ def main():
         if not seed_cmd:
             missing.append("seed_runner.py not found (expected at ../shared/baselines beside "
                            "the repository): reference design not measured")
+
+        results["slurm"] = run_slurm(build, stamp, work, quick)
 
         agent_cmd = [python, os.path.join(HERE, "agent_bench.py"), "--server", server or "",
                      "--stamp", stamp or "", "--runs", str(sizes["agent_runs"])]
