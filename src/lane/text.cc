@@ -264,6 +264,58 @@ std::size_t ceil_boundary(std::string_view s, std::size_t pos) {
 
 }  // namespace
 
+namespace {
+
+// Length of the well-formed sequence at raw[i] (a byte >= 0x80), or, negated, how many bytes
+// form the maximal ill-formed subpart to replace with one U+FFFD (at least 1).
+int sequence_at(std::string_view raw, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<Byte>(raw[k]); };
+  const int len = sequence_length(byte(i));
+  if (len == 0) return -1;
+  Byte lo, hi;
+  second_byte_range(byte(i), lo, hi);
+  if (i + 1 >= raw.size() || byte(i + 1) < lo || byte(i + 1) > hi) return -1;
+  for (int k = 2; k < len; ++k) {
+    if (i + k >= raw.size() || !is_continuation(byte(i + k))) return -k;
+  }
+  return len;
+}
+
+}  // namespace
+
+std::string repair_utf8(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size();) {
+    if (static_cast<Byte>(raw[i]) < 0x80) {
+      out += raw[i++];
+      continue;
+    }
+    const int n = sequence_at(raw, i);
+    if (n > 0) {
+      out.append(raw.substr(i, static_cast<std::size_t>(n)));
+      i += static_cast<std::size_t>(n);
+    } else {
+      out += kReplacement;
+      i += static_cast<std::size_t>(-n);
+    }
+  }
+  return out;
+}
+
+std::size_t utf8_length(std::string_view raw) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < raw.size(); ++count) {
+    if (static_cast<Byte>(raw[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const int n = sequence_at(raw, i);
+    i += static_cast<std::size_t>(n > 0 ? n : -n);
+  }
+  return count;
+}
+
 std::string clean(std::string_view raw) {
   return Cleaner(raw.size()).run(raw);
 }

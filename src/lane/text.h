@@ -11,6 +11,12 @@ namespace meanwhile::text {
 // other ESC sequences) are removed, a line rewritten with '\r' (progress bars) keeps only its
 // final state, "\r\n" becomes "\n", other control characters except '\n' and '\t' are removed.
 std::string clean(std::string_view raw);
+// Only the UTF-8 repair of clean(): every maximal ill-formed subpart becomes one U+FFFD (the
+// same rule as clean()); everything else, controls included, is kept. The one repairer of the
+// project: tool results, notes and transcripts use it too.
+std::string repair_utf8(std::string_view raw);
+// Code points in repair_utf8(raw).
+std::size_t utf8_length(std::string_view raw);
 // True when clean(raw) == raw (printable ASCII, tabs, newlines, valid UTF-8): most lines of
 // most logs, which can then be used as they are, without a copy.
 bool is_clean(std::string_view raw);

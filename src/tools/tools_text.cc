@@ -7,65 +7,18 @@
 
 #include <fmt/format.h>
 
+#include "lane/text.h"
 #include "tools/tools_internal.h"
 
 namespace meanwhile {
-namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;  // surrogates are not valid in UTF-8
-  return n;
-}
-
-}  // namespace
-
+// The lane's repairer (lane/text.h): one rule for invalid UTF-8 everywhere.
 std::string valid_utf8(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size();) {
-    std::size_t n = utf8_sequence(raw, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(raw.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
+  return text::repair_utf8(raw);
 }
 
 std::size_t utf8_length(std::string_view text) {
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < text.size(); ++count) {
-    std::size_t n = utf8_sequence(text, i);
-    i += n == 0 ? 1 : n;
-  }
-  return count;
+  return text::utf8_length(text);
 }
 
 std::string shorten(std::string_view text, std::size_t max_bytes) {

@@ -247,5 +247,27 @@ TEST(TextLastLine, SkipsBlankLines) {
   EXPECT_EQ(last_nonempty_line("\n\n \n"), "");
 }
 
+TEST(RepairUtf8, OneReplacementPerMaximalSubpartAsClean) {
+  // Unicode's recommended practice, as in clean(): a truncated sequence is one U+FFFD, a byte
+  // that cannot start or continue one is one each.
+  EXPECT_EQ(repair_utf8("a\xF0\x9F\x98"
+                        "b"),
+            "a" + kFFFD + "b");
+  EXPECT_EQ(repair_utf8("\xE0\x80"), kFFFD + kFFFD);  // overlong lead, lone continuation
+  EXPECT_EQ(repair_utf8("\xED\xA0\x80"), kFFFD + kFFFD + kFFFD);  // a surrogate
+  EXPECT_EQ(repair_utf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"),
+            "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");  // é € 😀 kept
+  const std::string controls = std::string("tab\tnul") + '\0' + "esc\x1b[1m";
+  EXPECT_EQ(repair_utf8(controls), controls) << "controls are clean()'s business, not the repair's";
+  for (std::string_view raw : {"\xF0\x9F\x98", "x\xFFy", "\xC2", "\xE2\x82", "ok", "\x80\x80"}) {
+    EXPECT_EQ(repair_utf8(raw), clean(raw))
+        << "same rule as clean() for " << raw.size() << " bytes";
+    EXPECT_TRUE(valid_utf8(repair_utf8(raw)));
+  }
+  EXPECT_EQ(utf8_length("a\xF0\x9F\x98"
+                        "b\xC3\xA9"),
+            4u);  // a, U+FFFD, b, é
+}
+
 }  // namespace
 }  // namespace meanwhile::text
