@@ -81,7 +81,10 @@ void Lane::Impl::adopt_remote(std::vector<StoredJob> rows) {
     if (!info.spec.watch.empty())
       if (auto compiled = WatchRegex::compile(info.spec.watch)) job->watch = std::move(*compiled);
     job->mark = mark_prefix_ + info.id;
-    job->output.resume_counts(info.bytes_logged, info.lines);
+    // The executor reads an unsharded job's log on from where the row says; shards from their
+    // start (their offsets are not stored), so their counts start again from zero.
+    const std::uint64_t resume_at = info.spec.shards > 0 ? 0 : info.bytes_logged;
+    if (resume_at > 0) job->output.resume_counts(resume_at, info.lines);
     const bool running = info.status == JobStatus::running;
     {
       std::lock_guard lock(mu_);
@@ -89,7 +92,7 @@ void Lane::Impl::adopt_remote(std::vector<StoredJob> rows) {
       if (running) ++running_;
     }
     rows_->note_written(*key);  // the row exists: later writes update it
-    asio::post(io_, [this, job, bytes = info.bytes_logged] {
+    asio::post(io_, [this, job, bytes = resume_at] {
       scheduler_.add_running(job->key);  // `after` it works, and it ends like any other job
       job->live = std::make_unique<LiveJob>(io_);
       job->live->remote = true;
