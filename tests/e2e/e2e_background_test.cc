@@ -1,6 +1,7 @@
 // The seed's scenarios end to end: the real `meanwhile -p` against the real fake model server.
 // Assertions read the server's request log: what the model was sent, and when.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <cmath>
@@ -340,6 +341,38 @@ TEST(E2eBackground, CtrlCWhilePrintModeWaitsExitsAndEndsTheJobs) {
 
 TEST(E2eBackground, SigtermWhilePrintModeWaitsEndsTheJobs) {
   interrupt_while_waiting(SIGTERM, "42.75");
+}
+
+// MEANWHILE_EXECUTOR=slurm sends a call that names no executor to sbatch. A stand-in sbatch
+// (first on PATH) records its arguments and refuses as Slurm does: the model reads Slurm's words.
+TEST(E2eBackground, MeanwhileExecutorSlurmSubmitsWithSbatchAndReportsItsRefusal) {
+  TempDir dir;
+  ::mkdir(dir.file("bin").c_str(), 0755);
+  write_file(dir.file("bin/sbatch"),
+             "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"" + dir.file("sbatch.args") +
+                 "\"\necho 'sbatch: error: Batch job submission failed: Invalid partition name "
+                 "specified' >&2\nexit 1\n");
+  ::chmod(dir.file("bin/sbatch").c_str(), 0755);
+  FakeServer server(dir, {
+                             turn({tool_use("background_run", {{"command", "make test"}})}),
+                             turn({text_block("Slurm refused it.")}),
+                         });
+  Env env = anthropic_env(dir, server);
+  env["PATH"] = dir.file("bin") + ":" + env["PATH"];
+  env["MEANWHILE_EXECUTOR"] = "slurm";
+  RunResult r = run_meanwhile({"-p", "run the tests on the cluster"}, dir.path(), env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 2u);
+  auto results = blocks_of(last_message(log[1]["request"]), "tool_result");
+  ASSERT_EQ(results.size(), 1u);
+  const std::string text = all_text(results[0]);
+  EXPECT_TRUE(results[0].value("is_error", false)) << text;
+  EXPECT_NE(text.find("failed to start"), std::string::npos) << text;
+  EXPECT_NE(text.find("Invalid partition name specified"), std::string::npos) << text;
+  const std::string args = read_file(dir.file("sbatch.args"));
+  EXPECT_NE(args.find("--job-name=meanwhile-1\n"), std::string::npos) << args;
+  EXPECT_NE(args.find("--parsable\n"), std::string::npos) << args;
 }
 
 }  // namespace
