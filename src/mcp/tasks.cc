@@ -100,7 +100,7 @@ std::chrono::milliseconds TaskTable::effective_ttl(std::optional<double> request
 }
 
 Task TaskTable::create(const JobId& job, std::chrono::milliseconds ttl) {
-  const auto now = WallClock::now();
+  const auto now = now_();
   std::lock_guard lock(mu_);
   expire_locked(now);
   Task task;
@@ -132,7 +132,7 @@ void TaskTable::expire_locked(WallClock::time_point now) {
 }
 
 Result<Task*> TaskTable::find_locked(const std::string& id) {
-  expire_locked(WallClock::now());
+  expire_locked(now_());
   auto it = tasks_.find(id);
   if (it != tasks_.end()) return &it->second;
   if (expired_.count(id)) {
@@ -153,7 +153,7 @@ std::optional<Task> TaskTable::apply(const JobInfo& job) {
   auto it = tasks_.find(job.id);
   if (it == tasks_.end()) return std::nullopt;
   Task& task = it->second;
-  const auto now = WallClock::now();
+  const auto now = now_();
 
   bool changed = false;
   if (meanwhile::is_terminal(job.status) && !task.ended_job) {
@@ -184,7 +184,7 @@ Result<Task> TaskTable::cancel(const std::string& id) {
     return make_error(
         fmt::format("Cannot cancel task {}: it is already {}", id, to_string(task.status)));
   }
-  const auto now = WallClock::now();
+  const auto now = now_();
   task.status = TaskStatus::cancelled;
   task.status_message = "cancelled by the client (tasks/cancel); job " + id + " was killed";
   task.last_updated_at = now;
@@ -204,7 +204,7 @@ Result<TaskTable::Page> TaskTable::list(const std::string& cursor, std::size_t p
     }
   }
   std::lock_guard lock(mu_);
-  expire_locked(WallClock::now());
+  expire_locked(now_());
   std::vector<const Task*> ordered;
   for (const auto& [id, task] : tasks_) {
     if (task.seq > after) ordered.push_back(&task);
@@ -254,7 +254,7 @@ void TaskTable::set_result(const std::string& id, nlohmann::json result) {
 
 std::size_t TaskTable::size() {
   std::lock_guard lock(mu_);
-  expire_locked(WallClock::now());
+  expire_locked(now_());
   return tasks_.size();
 }
 

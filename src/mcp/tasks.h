@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -65,6 +66,11 @@ class TaskTable {
   // Requested ttl (ms; nullopt: default) clamped to [kMinTtl, kMaxTtl].
   static std::chrono::milliseconds effective_ttl(std::optional<double> requested_ms);
 
+  // What "now" is for creation times and ttls: the wall clock, or a test's own (a fake clock
+  // that tests advance instead of sleeping).
+  using Now = std::function<WallClock::time_point()>;
+  explicit TaskTable(Now now = [] { return WallClock::now(); }) : now_(std::move(now)) {}
+
   Task create(const JobId& job, std::chrono::milliseconds ttl);
 
   // Why a lookup failed: "Failed to retrieve task: ..." messages for -32602.
@@ -101,6 +107,7 @@ class TaskTable {
   void expire_locked(WallClock::time_point now);
   Result<Task*> find_locked(const std::string& id);
 
+  const Now now_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Task> tasks_;
