@@ -184,7 +184,8 @@ struct ReadRequest {
   std::string reader = "default";  // cursor name for since_last
   std::size_t max_bytes = 30000;   // longer text is cut in the middle
   // Sharded jobs: one shard's output. Unset: every shard's, each under a "--- shard N ---" line
-  // (since_last keeps one cursor per shard). An error for a job without shards.
+  // (shards with nothing to show left out; since_last keeps one cursor per shard). An error
+  // for a job without shards.
   std::optional<int> shard;
 };
 

@@ -282,8 +282,9 @@ std::size_t Lane::Impl::running_count() const {
   return running_;
 }
 
-// Every shard in turn, each under "--- shard N ---", with its own cursor (the one a read of
-// that shard alone moves) and an equal part of max_bytes.
+// Every shard in turn, each under "--- shard N ---" (shards with nothing to show are left out),
+// with its own cursor (the one a read of that shard alone moves) and an equal part of
+// max_bytes.
 Result<OutputChunk> Lane::Impl::read_shards(std::uint64_t key, const std::string& log_path,
                                             int shards, const ReadRequest& request, bool running) {
   if (!request.filter.empty()) {
@@ -300,7 +301,6 @@ Result<OutputChunk> Lane::Impl::read_shards(std::uint64_t key, const std::string
       std::max<std::size_t>(1000, request.max_bytes / static_cast<std::size_t>(shards));
   for (int shard = 0; shard < shards; ++shard) {
     const std::string path = shard_log_path(log_path, shard);
-    all.text += "--- shard " + std::to_string(shard) + " ---\n";
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) continue;  // no output (yet)
     const auto cursor_key = std::make_pair(key, request.reader + "#shard-" + std::to_string(shard));
@@ -315,8 +315,9 @@ Result<OutputChunk> Lane::Impl::read_shards(std::uint64_t key, const std::string
       std::lock_guard lock(cursors_mu_);
       cursors_[cursor_key] = cursor;
     }
-    all.text += chunk->text;
-    if (!all.text.empty() && all.text.back() != '\n') all.text += '\n';
+    if (chunk->text.empty()) continue;
+    all.text += "--- shard " + std::to_string(shard) + " ---\n" + chunk->text;
+    if (all.text.back() != '\n') all.text += '\n';
     all.from_offset += chunk->from_offset;
     all.to_offset += chunk->to_offset;
     all.lines_omitted += chunk->lines_omitted;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <limits>
+#include <tuple>
 
 #include "base/json_parse.h"
 #include "lane/store.h"
@@ -98,12 +99,13 @@ Result<JobSpec> parse(const json& doc) {
     }
     spec.priority = it->get<int>();
   }
-  for (auto [field, out] : {std::pair{"cpus", &spec.cpus}, std::pair{"shards", &spec.shards}}) {
+  // Bounded as submit() bounds them: a stored row is input (a repository can ship the store).
+  for (auto [field, out, most] :
+       {std::tuple{"cpus", &spec.cpus, 4096}, std::tuple{"shards", &spec.shards, kMaxShards}}) {
     auto it = doc.find(field);
     if (it == doc.end() || it->is_null()) continue;
-    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
-        it->get<std::int64_t>() > std::numeric_limits<int>::max()) {
-      return field_error(field, "a non-negative integer");
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > most) {
+      return field_error(field, "an integer from 0 to " + std::to_string(most));
     }
     *out = it->get<int>();
   }

@@ -90,6 +90,25 @@ TEST_F(StoreHostileTest, OutOfRangeFieldsAndADeepSpecReadAsSaneValues) {
   EXPECT_FALSE(lane->list().empty());
 }
 
+TEST_F(StoreHostileTest, AStoredShardCountOutOfRangeIsRefusedNotLooped) {
+  // Two billion shards would have background_output walk two billion file names.
+  JobId id =
+      job_then_edit("spec = '{\"command\":\"true\",\"executor\":\"slurm\",\"shards\":2000000000}'");
+  auto lane = open_lane(dir_);
+  ASSERT_TRUE(lane);
+  auto info = lane->get(id);
+  ASSERT_TRUE(info.ok()) << info.error();
+  EXPECT_EQ(info->spec.shards, 0);
+  EXPECT_NE(info->error.find("'shards' must be an integer from 0 to 1000"), std::string::npos)
+      << info->error;
+  ReadRequest request;
+  request.id = id;
+  request.mode = ReadMode::all;
+  auto chunk = lane->read_output(request);
+  ASSERT_TRUE(chunk.ok()) << chunk.error();
+  EXPECT_NE(chunk->text.find("real-output"), std::string::npos) << chunk->text;
+}
+
 TEST_F(StoreHostileTest, TheDataDirectoryIsPrivateAndIgnoredByGit) {
   auto lane = open_lane(dir_);
   ASSERT_TRUE(lane);
