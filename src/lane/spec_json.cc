@@ -134,12 +134,11 @@ std::string spec_to_json(const JobSpec& spec) {
     doc["stdin"] = spec.stdin_mode == StdinMode::pipe ? "pipe" : "null";
     doc["log_cap_bytes"] = spec.log_cap_bytes ? json(*spec.log_cap_bytes) : json(nullptr);
     doc["executor"] = spec.executor ? json(to_string(*spec.executor)) : json(nullptr);
-    if (spec.executor == ExecutorKind::slurm) {
-      doc["partition"] = spec.partition;
-      doc["cpus"] = spec.cpus;
-      doc["memory"] = spec.memory;
-      doc["shards"] = spec.shards;
-    }
+    // Only when set: most jobs are local, and their rows stay as they were.
+    if (!spec.partition.empty()) doc["partition"] = spec.partition;
+    if (spec.cpus != 0) doc["cpus"] = spec.cpus;
+    if (!spec.memory.empty()) doc["memory"] = spec.memory;
+    if (spec.shards != 0) doc["shards"] = spec.shards;
     // Invalid UTF-8 in a command must not make dump() throw: replace it.
     return doc.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const std::exception&) {
