@@ -115,9 +115,8 @@ struct LiveJob {
   std::vector<std::string> fold_lines;  // matched lines waiting for the fold timer
   std::size_t fold_extra = 0;           // matched lines beyond NoteQueue::kMaxLines
   bool fold_armed = false;
-  // A job run by a cluster executor (lane_remote.cc): no pid, pipes or cgroup here; output
-  // comes as executor events, one line splitter per shard.
-  bool remote = false;
+  // A job run by a cluster executor (lane_remote.cc) has no pid, pipes or cgroup here; its
+  // output comes as executor events, one line splitter per shard.
   std::map<int, LineSplitter> shard_lines;
 };
 

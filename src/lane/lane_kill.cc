@@ -54,8 +54,9 @@ void Lane::Impl::kill_job(const JobPtr& job, EndReason reason, std::string error
 
 void Lane::Impl::signal_job(const JobPtr& job, int sig) {
   LiveJob* live = job->live.get();
-  if (live != nullptr && live->remote) {  // nothing of it runs here
-    if (sig == SIGKILL && !live->leader_reaped) kill_remote(job, std::chrono::milliseconds(0));
+  if (is_remote(*job)) {  // nothing of it runs here
+    if (sig == SIGKILL && live != nullptr && !live->leader_reaped)
+      kill_remote(job, std::chrono::milliseconds(0));
     return;
   }
   const pid_t leader = live != nullptr ? live->pid : 0;

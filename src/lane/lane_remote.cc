@@ -50,7 +50,6 @@ Executor& Lane::Impl::slurm() {
 
 Status Lane::Impl::start_remote(const JobPtr& job) {
   const JobInfo& info = job->info;
-  job->live->remote = true;
   ExecutorJob run;
   run.key = job->key;
   run.id = info.id;
@@ -95,7 +94,6 @@ void Lane::Impl::adopt_remote(std::vector<StoredJob> rows) {
     asio::post(io_, [this, job, bytes = resume_at] {
       scheduler_.add_running(job->key);  // `after` it works, and it ends like any other job
       job->live = std::make_unique<LiveJob>(io_);
-      job->live->remote = true;
       job->live->last_output = SteadyClock::now();
       if (job->info.status == JobStatus::running)
         arm_stall(job, job->live->last_output + options_.stall_after);

@@ -53,8 +53,8 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   // The lane starts a job on its own thread, a moment after submit: give it that moment, so the
   // result can say "started" with a pid (bounded; a job waiting for a slot stays queued).
   // A Slurm job: until the cluster took it (sbatch answered) or refused it.
-  auto submitted = ctx.lane.get(*id);
-  const bool slurm = submitted.ok() && submitted->spec.executor == ExecutorKind::slurm;
+  const bool slurm =
+      spec.executor.value_or(ctx.lane.options().default_executor) == ExecutorKind::slurm;
   auto info = !spec.after.empty() ? ctx.lane.get(*id)
                                   : ctx.lane.wait_started(*id, slurm ? kSubmitGrace : kStartGrace);
   JobInfo job;

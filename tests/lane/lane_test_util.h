@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -184,6 +185,18 @@ inline std::vector<Note> collect_notes(Lane& lane,
     for (auto& note : lane.wait(left)) notes.push_back(std::move(note));
   }
   return notes;
+}
+
+// Runs SQL on a connection of its own, as another process (an older meanwhile, a hostile
+// repository) would on the store's file.
+inline void exec_sql(const std::string& db, const std::string& sql) {
+  sqlite3* conn = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(conn);
 }
 
 }  // namespace meanwhile::testing

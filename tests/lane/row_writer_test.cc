@@ -2,25 +2,12 @@
 // the flag that says a row exists.
 #include "lane/row_writer.h"
 
-#include <sqlite3.h>
-
 #include <map>
 
 #include "lane_test_util.h"
 
 namespace meanwhile::testing {
 namespace {
-
-// Runs SQL on its own connection (as another process would).
-void exec_sql(const std::string& db, const std::string& sql) {
-  sqlite3* conn = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(conn);
-}
 
 class RowWriterTest : public ::testing::Test {
  protected:

@@ -1,6 +1,5 @@
 // The store is input: a cloned repository can ship .meanwhile/jobs.db and .meanwhile/logs/.
 // Nothing in them may make the lane read another file, crash, or misreport.
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -21,14 +20,7 @@ class StoreHostileTest : public ::testing::Test {
       id = submit_ok(*lane, shell("echo real-output"));
       wait_done(*lane, id);
     }
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open((dir_ / "data/jobs.db").c_str(), &db), SQLITE_OK);
-    std::string sql = "UPDATE jobs SET " + sql_set + " WHERE id = " + id;
-    char* error = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-        << (error ? error : "");
-    sqlite3_free(error);
-    sqlite3_close(db);
+    exec_sql(dir_ / "data/jobs.db", "UPDATE jobs SET " + sql_set + " WHERE id = " + id);
     return id;
   }
   TempDir dir_;

@@ -1,7 +1,6 @@
 #include "lane/store.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "lane_test_util.h"
 #include "support/test_support.h"
 
 namespace meanwhile {
@@ -575,16 +575,7 @@ TEST(SpecJson, InvalidUtf8InCommandDoesNotThrow) {
 namespace meanwhile {
 namespace {
 
-// Runs SQL on a connection of its own, as an older meanwhile or a hostile repository would.
-void run_sql(const std::string& db, const std::string& sql) {
-  sqlite3* conn = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(conn);
-}
+using testing::exec_sql;
 
 TEST_F(StoreTest, SlurmFieldsRoundTripAndAHostileSlurmIdIsDropped) {
   auto store = open();
@@ -610,14 +601,14 @@ TEST_F(StoreTest, SlurmFieldsRoundTripAndAHostileSlurmIdIsDropped) {
   EXPECT_EQ(back.spec.shards, 8);
   EXPECT_EQ(back.slurm_job_id, "4711");
 
-  run_sql(path_, "UPDATE jobs SET slurm_job_id = '1 --uid=0' WHERE id = " + *id);
+  exec_sql(path_, "UPDATE jobs SET slurm_job_id = '1 --uid=0' WHERE id = " + *id);
   row = store->load(*id);
   ASSERT_TRUE(row.ok() && row->has_value());
   EXPECT_EQ((*row)->info.slurm_job_id, "") << "never handed to scancel";
 }
 
 TEST_F(StoreTest, AVersion1StoreGainsTheSlurmColumnAndKeepsItsRows) {
-  run_sql(path_, R"sql(
+  exec_sql(path_, R"sql(
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta VALUES ('uuid', 'a-version-1-store');
     CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL,

@@ -8,11 +8,20 @@
 #include <sstream>
 
 #include "lane/run_program.h"
+#include "lane/slurm_tools.h"
 
 namespace meanwhile {
 
 using namespace std::chrono_literals;
 using test::TempDir;
+
+bool nothing_live(const std::string& slurm_id) {
+  auto tasks = SlurmTools().query({slurm_id});
+  if (!tasks) return false;
+  for (const SlurmTask& task : *tasks)
+    if (!slurm_state_final(task.state) || task.tasks_pending) return false;
+  return true;
+}
 
 // The cluster, for every test; `skip` says why there is none.
 Cluster& cluster() {

@@ -16,6 +16,10 @@ struct Cluster {
 };
 Cluster& cluster();
 
+// squeue lists nothing of `slurm_id` (a job or an array) that still runs or waits; false when
+// squeue cannot answer.
+bool nothing_live(const std::string& slurm_id);
+
 // Set in the environment of a copy of slurm_tests that a test runs as a host to be killed:
 // the data directory that host uses.
 inline constexpr const char* kHostDirVariable = "MEANWHILE_TEST_HOST_DIR";

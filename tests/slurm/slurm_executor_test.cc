@@ -96,15 +96,6 @@ class SlurmExecutorTest : public ::testing::Test {
              std::string("SLURM_CONF=") + ::getenv("SLURM_CONF")};
     return j;
   }
-  // squeue lists nothing of `handle` that still runs or waits.
-  bool nothing_live(const std::string& handle) {
-    auto tasks = SlurmTools().query({handle});
-    if (!tasks) return false;
-    for (const SlurmTask& task : *tasks)
-      if (!slurm_state_final(task.state) || task.tasks_pending) return false;
-    return true;
-  }
-
   TempDir work{"meanwhile-slurm-work"};
   Recorder events;
   SlurmExecutor::Options options;

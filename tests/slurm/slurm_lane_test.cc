@@ -76,14 +76,6 @@ class SlurmLaneTest : public ::testing::Test {
       if (note.job == id) mine.push_back(std::move(note));
     return mine;
   }
-  static bool nothing_live(const std::string& slurm_id) {
-    auto tasks = SlurmTools().query({slurm_id});
-    if (!tasks) return false;
-    for (const SlurmTask& task : *tasks)
-      if (!slurm_state_final(task.state) || task.tasks_pending) return false;
-    return true;
-  }
-
   test::TempDir dir{"meanwhile-slurm-lane"};
   std::atomic<bool> cancel{false};
   ToolRegistry registry = ToolRegistry::standard();
