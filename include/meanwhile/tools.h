@@ -25,6 +25,11 @@ struct ToolResult {
   bool is_error = false;
 };
 
+// Who serves the tools, which decides what their descriptions and results may promise. The agent
+// loop drains notes into a <background-results> block before every model call; an MCP server
+// cannot reach the model by itself, so it attaches pending notes to its next tool result.
+enum class Frontend { agent, mcp };
+
 // What a tool may use while it runs. Owned by the caller of ToolRegistry::call().
 struct ToolContext {
   Lane& lane;
@@ -33,6 +38,9 @@ struct ToolContext {
   const std::atomic<bool>* cancel = nullptr;
   // Optional progress reports from long calls: (progress, total or <0 when unknown, message).
   std::function<void(double, double, const std::string&)> progress;
+  // mcp: an argument the schema does not know is dropped (and the result says so) instead of
+  // failing the call: MCP clients add fields of their own (Gemini CLI's wait_for_previous).
+  Frontend frontend = Frontend::agent;
 };
 
 struct ToolDef {
@@ -48,8 +56,9 @@ struct ToolDef {
 
 class ToolRegistry {
  public:
-  // Every tool: bash, read_file, write_file, edit_file and the background tools.
-  static ToolRegistry standard();
+  // Every tool: bash, read_file, write_file, edit_file and the background tools, described for
+  // `frontend`.
+  static ToolRegistry standard(Frontend frontend = Frontend::agent);
 
   void add(ToolDef def);
   const ToolDef* find(const std::string& name) const;
@@ -72,5 +81,9 @@ class ToolRegistry {
 // additionalProperties, enum, items, minimum/maximum, minLength/maxLength). The error names the
 // offending field, e.g. "task_id: expected a string, got 42".
 Status validate_json(const nlohmann::json& schema, const nlohmann::json& value);
+
+// Removes from `value` every field that an object schema with `additionalProperties: false`
+// does not list, at any depth; returns their paths ("wait_for_previous", "env.x"), in order.
+std::vector<std::string> drop_unknown_fields(const nlohmann::json& schema, nlohmann::json& value);
 
 }  // namespace meanwhile

@@ -32,6 +32,7 @@ class LibeditInput final : public LineInput {
     prompt_ = prompt;
     rl_callback_handler_install(prompt_.c_str(), &LibeditInput::on_line);
     installed_ = true;
+    typed_ = false;
   }
   void stop() override {
     if (!installed_) return;
@@ -39,12 +40,17 @@ class LibeditInput final : public LineInput {
     installed_ = false;
   }
   void on_readable() override {
-    if (installed_) rl_callback_read_char();
+    if (!installed_) return;
+    rl_callback_read_char();
+    // A key that did not end the line: rl_line_buffer now holds what is being typed.
+    if (!line_ && !eof_) typed_ = true;
   }
   std::optional<std::string> take_line() override { return std::exchange(line_, std::nullopt); }
   bool eof() const override { return eof_; }
+  // libedit keeps the line last sent in rl_line_buffer until the next key is read: before one,
+  // nothing is half-typed (returning the buffer put the sent line back, and Enter resent it).
   std::string partial() const override {
-    return installed_ && rl_line_buffer ? std::string(rl_line_buffer) : std::string();
+    return installed_ && typed_ && rl_line_buffer ? std::string(rl_line_buffer) : std::string();
   }
   void restore(const std::string& text) override {
     if (text.empty() || !installed_) return;
@@ -72,12 +78,14 @@ class LibeditInput final : public LineInput {
       active_->line_ = std::string(line);
       std::free(line);
     }
+    active_->typed_ = false;
   }
 
   static inline LibeditInput* active_ = nullptr;
   std::string history_path_;
   std::string prompt_;
   bool installed_ = false;
+  bool typed_ = false;  // a key was read since start() or since the last line ended
   bool eof_ = false;
   std::optional<std::string> line_;
 };

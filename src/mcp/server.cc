@@ -135,7 +135,7 @@ int serve(const ServerOptions& options) {
     return 1;
   }
   std::unique_ptr<Lane> lane = std::move(opened.value());
-  const ToolRegistry registry = ToolRegistry::standard();
+  const ToolRegistry registry = ToolRegistry::standard(Frontend::mcp);
   // What the client is owed (answers queued, quick requests running): the reader's bound.
   Backpressure backpressure;
   Outbox outbox(

@@ -14,7 +14,8 @@ constexpr const char* kInstructions =
     "task_id; check_background lists every job (ids survive context loss); background_output "
     "shows what is new since your last read; background_wait blocks until a job finishes; "
     "background_kill ends a job and everything it started; background_input writes to a job's "
-    "stdin. Finished jobs are also announced as log messages.";
+    "stdin. When a job finishes, the result of your next call of any meanwhile tool says so "
+    "(\"since your last call\"); finished jobs are also announced as log messages.";
 
 // Tools that block by design (up to their timeout, 600 s): they get the blocking pool, every
 // other tool returns at once and gets the quick one.
@@ -126,7 +127,10 @@ void Session::handle_notification(const std::string& method, const json& params)
 }
 
 void Session::handle_request(const json& id, const std::string& method, const json& params) {
-  if (method == "ping") return respond(id, json::object());
+  if (method == "ping") {
+    respond(id, json::object());
+    return;
+  }
   if (method == "initialize") return initialize(id, params);
   if (!initialized_) {
     return respond_error(id, jsonrpc::kInvalidRequest,
@@ -156,7 +160,8 @@ void Session::handle_request(const json& id, const std::string& method, const js
       return respond_error(id, jsonrpc::kInvalidParams, message);
     }
     log_level_ = rank;
-    return respond(id, json::object());
+    respond(id, json::object());
+    return;
   }
   respond_error(id, jsonrpc::kMethodNotFound, "Method not found: " + method);
 }
@@ -278,10 +283,11 @@ void Session::run_async(const json& id, Pool pool, std::function<void(const Canc
   unregister();
 }
 
-void Session::respond(const json& id, json result, const Cancel& cancel) {
+bool Session::respond(const json& id, json result, const Cancel& cancel) {
   // The spec: a cancelled request gets no response.
-  if (cancel && cancel->cancelled.load()) return;
+  if (cancel && cancel->cancelled.load()) return false;
   outbox_.send(jsonrpc::make_result(id, std::move(result)));
+  return true;
 }
 
 void Session::respond_error(const json& id, int code, std::string message, const Cancel& cancel) {

@@ -82,7 +82,8 @@ class Session {
   void run_async(const json& id, Pool pool, std::function<void(const Cancel&)> work);
   Pool pool_of_tool_call(const json& params) const;
 
-  void respond(const json& id, json result, const Cancel& cancel = nullptr);
+  // Returns false when the response was not sent (the request was cancelled).
+  bool respond(const json& id, json result, const Cancel& cancel = nullptr);
   void respond_error(const json& id, int code, std::string message, const Cancel& cancel = nullptr);
 
   void initialize(const json& id, const json& params);
@@ -92,6 +93,10 @@ class Session {
   void call_tool_as_task(const json& id, const std::string& name, const json& arguments,
                          const json& task, const Cancel& cancel);
   json tool_result_to_json(const ToolResult& result) const;
+  // The notes pending for this session: those a result could not carry, then the lane's.
+  std::vector<Note> take_pending_notes();
+  // Notes taken for a result that was never sent: the next result carries them.
+  void keep_pending_notes(std::vector<Note> notes);
 
   // Tasks (session_tasks.cc).
   void get_task(const json& id, const json& params);
@@ -121,6 +126,9 @@ class Session {
   std::size_t outstanding_ = 0;             // requests posted and not finished (ids may repeat)
 
   TaskTable tasks_;
+
+  std::mutex carried_mu_;
+  std::vector<Note> carried_;  // drained for a response that was then not sent
 
   std::mutex events_mu_;
   std::condition_variable events_cv_;

@@ -2,8 +2,46 @@
 #include "mcp/log.h"
 #include "mcp/params.h"
 #include "mcp/session.h"
+#include "tools/format.h"
 
 namespace meanwhile::mcp {
+namespace {
+
+// The seed's drain, for a client that cannot be woken: what happened since the last call rides
+// on this result, in the text and in the structured content, as the agent's
+// <background-results> block rides on its next request.
+void attach_notes(ToolResult& result, const std::vector<Note>& notes) {
+  if (notes.empty()) return;
+  std::string block = "since your last call:";
+  nlohmann::json texts = nlohmann::json::array();
+  for (const Note& note : notes) {
+    std::string text = format_note(note);
+    block += "\n" + text;
+    texts.push_back(std::move(text));
+  }
+  result.text += (result.text.empty() || result.text.back() == '\n' ? "\n" : "\n\n") + block;
+  if (result.structured.is_object()) result.structured["since_last_call"] = std::move(texts);
+}
+
+}  // namespace
+
+std::vector<Note> Session::take_pending_notes() {
+  std::vector<Note> notes;
+  {
+    std::lock_guard lock(carried_mu_);
+    notes.swap(carried_);
+  }
+  for (Note& note : lane_.drain()) notes.push_back(std::move(note));
+  return notes;
+}
+
+void Session::keep_pending_notes(std::vector<Note> notes) {
+  if (notes.empty()) return;
+  std::lock_guard lock(carried_mu_);
+  notes.insert(notes.end(), std::make_move_iterator(carried_.begin()),
+               std::make_move_iterator(carried_.end()));
+  carried_ = std::move(notes);
+}
 
 nlohmann::json Session::tool_result_to_json(const ToolResult& result) const {
   json out = {{"content", json::array({{{"type", "text"}, {"text", result.text}}})}};
@@ -40,8 +78,11 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
     return call_tool_as_task(id, *name, arguments, *task, cancel);
   }
 
-  ToolContext context{
-      .lane = lane_, .workspace = options_.workspace, .cancel = &cancel->stop, .progress = {}};
+  ToolContext context{.lane = lane_,
+                      .workspace = options_.workspace,
+                      .cancel = &cancel->stop,
+                      .progress = {},
+                      .frontend = Frontend::mcp};
   auto meta = params.find("_meta");
   if (meta != params.end() && meta->is_object() && meta->contains("progressToken")) {
     const json token = (*meta)["progressToken"];
@@ -71,7 +112,9 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
     log("tools/call {} ({}) cancelled by the client: no response sent", id.dump(), *name);
     return;
   }
-  respond(id, tool_result_to_json(result), cancel);
+  std::vector<Note> notes = take_pending_notes();
+  attach_notes(result, notes);
+  if (!respond(id, tool_result_to_json(result), cancel)) keep_pending_notes(std::move(notes));
 }
 
 void Session::call_tool_as_task(const json& id, const std::string& name, const json& arguments,
@@ -90,8 +133,11 @@ void Session::call_tool_as_task(const json& id, const std::string& name, const j
   }
 
   // The job starts through the same tool as an ordinary call; the task then follows the job.
-  ToolContext context{
-      .lane = lane_, .workspace = options_.workspace, .cancel = nullptr, .progress = {}};
+  ToolContext context{.lane = lane_,
+                      .workspace = options_.workspace,
+                      .cancel = nullptr,
+                      .progress = {},
+                      .frontend = Frontend::mcp};
   ToolResult started = registry_.call(name, arguments, context);
   std::string job;
   if (started.structured.is_object()) {

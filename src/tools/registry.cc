@@ -63,6 +63,21 @@ std::string too_large_message(const json& args, std::size_t size) {
   return message + ". Send less at once, e.g. write a large file in several edits.";
 }
 
+// The call went ahead without fields this tool does not take: the result says which, in both
+// channels, so that a model relying on one of them learns it had no effect.
+void note_ignored_fields(ToolResult& result, const std::vector<std::string>& ignored) {
+  std::string names;
+  for (const auto& field : ignored) names += (names.empty() ? "" : ", ") + one_line(field, 100);
+  result.text += fmt::format("\n(ignored {} {}: this tool does not take {})",
+                             ignored.size() == 1 ? "field" : "fields", names,
+                             ignored.size() == 1 ? "it" : "them");
+  if (result.structured.is_object()) {
+    json list = json::array();
+    for (const auto& field : ignored) list.push_back(one_line(field, 100));
+    result.structured["ignored_fields"] = std::move(list);
+  }
+}
+
 }  // namespace
 
 ToolResult error_result(std::string text, json structured) {
@@ -100,11 +115,11 @@ json annotations(const std::string& title, bool read_only, bool destructive, boo
               {"openWorldHint", false}};
 }
 
-ToolRegistry ToolRegistry::standard() {
+ToolRegistry ToolRegistry::standard(Frontend frontend) {
   ToolRegistry registry;
   registry.add(bash_tool());
   for (auto& def : file_tools()) registry.add(std::move(def));
-  for (auto& def : background_tools()) registry.add(std::move(def));
+  for (auto& def : background_tools(frontend)) registry.add(std::move(def));
   return registry;
 }
 
@@ -168,10 +183,13 @@ ToolResult ToolRegistry::call_checked(const std::string& name, const json& args,
     if (std::size_t size = serialized(input).size(); size > kMaxArgumentBytes)
       return error_result(name + ": " + too_large_message(input, size));
     normalise_task_ids(input);
+    std::vector<std::string> ignored;
+    if (ctx.frontend == Frontend::mcp) ignored = drop_unknown_fields(def->input_schema, input);
     if (auto valid = validate_json(def->input_schema, input); !valid)
       return error_result(name + ": invalid arguments: " + valid.error());
     if (!def->run) return error_result("tool " + name + " has no implementation");
     ToolResult result = def->run(input, ctx);
+    if (!ignored.empty()) note_ignored_fields(result, ignored);
     return result;
   } catch (const std::exception& e) {
     return error_result(fmt::format("tool {} failed: {}", one_line(name, 100), e.what()));

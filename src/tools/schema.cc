@@ -207,6 +207,37 @@ std::string describe_json_value(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+void drop_unknown_at(const json& schema, json& value, const std::string& path,
+                     std::vector<std::string>& dropped) {
+  if (!schema.is_object() || !value.is_object()) return;
+  const json empty = json::object();
+  auto props_it = schema.find("properties");
+  const json& props = props_it != schema.end() && props_it->is_object() ? *props_it : empty;
+  auto extra = schema.find("additionalProperties");
+  const bool closed = extra != schema.end() && extra->is_boolean() && !extra->get<bool>();
+  for (auto it = value.begin(); it != value.end();) {
+    auto prop = props.find(it.key());
+    if (prop != props.end()) {
+      drop_unknown_at(*prop, *it, join_path(path, it.key()), dropped);
+      ++it;
+    } else if (closed) {
+      dropped.push_back(join_path(path, it.key()));
+      it = value.erase(it);
+    } else {
+      if (extra != schema.end()) drop_unknown_at(*extra, *it, join_path(path, it.key()), dropped);
+      ++it;
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::string> drop_unknown_fields(const nlohmann::json& schema, nlohmann::json& value) {
+  std::vector<std::string> dropped;
+  drop_unknown_at(schema, value, "", dropped);
+  return dropped;
+}
+
 Status validate_json(const nlohmann::json& schema, const nlohmann::json& value) {
   try {
     return validate_at(schema, value, "");

@@ -1,5 +1,7 @@
 // background_run and background_output, and the list of the six background tools.
 #include <chrono>
+#include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,6 +19,44 @@ constexpr std::chrono::milliseconds kStartGrace{250};
 constexpr std::chrono::milliseconds kSubmitGrace{30000};  // sbatch's own timeout
 
 // --- background_run ---
+
+// A model that lost track of a job (a compaction, a long session) starts it again: a second dev
+// server on a taken port, a second test run racing the first. A live job with the same command,
+// directory, environment and executor is that job.
+std::optional<JobInfo> live_duplicate(Lane& lane, const JobSpec& spec) {
+  namespace fs = std::filesystem;
+  const ExecutorKind kind = spec.executor.value_or(lane.options().default_executor);
+  auto normal = [](const std::string& path) {
+    std::string out = fs::path(path).lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();  // "ws/." is "ws/"
+    return out;
+  };
+  const std::string cwd = normal(spec.cwd);
+  for (JobInfo& job : lane.list(0)) {  // every queued or running job, no finished ones
+    if (is_terminal(job.status) || job.spec.command != spec.command) continue;
+    if (normal(job.spec.cwd) != cwd || job.spec.env != spec.env) continue;
+    if (job.spec.executor.value_or(lane.options().default_executor) != kind) continue;
+    return std::move(job);
+  }
+  return std::nullopt;
+}
+
+ToolResult already_running(const JobInfo& job) {
+  std::string text = fmt::format(
+      "already {} as task {}: {} {}{}. Not started again: its result comes as it would "
+      "have. Follow it with background_output {{\"task_id\":\"{}\"}}; to start a second copy "
+      "anyway, call background_run again with allow_duplicate: true.",
+      job.status == JobStatus::queued ? "queued" : "running", job.id, job_what(job),
+      describe_outcome(job),
+      job.ours ? "" : " (started by another session, which alone can kill it)", job.id);
+  json structured{{"task_id", job.id},
+                  {"status", to_string(job.status)},
+                  {"pid", job.pid},
+                  {"log_path", job.log_path},
+                  {"already_running", true}};
+  if (!job.slurm_job_id.empty()) structured["slurm_job_id"] = job.slurm_job_id;
+  return ToolResult{std::move(text), std::move(structured), false};
+}
 
 ToolResult background_run(const json& args, ToolContext& ctx) {
   JobSpec spec;
@@ -42,6 +82,8 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   for (const auto& id : spec.after)
     if (auto dep = ctx.lane.get(id); !dep)
       return error_result("after: " + unknown_task_message(id, dep.error_info()));
+  if (!args.value("allow_duplicate", false))
+    if (auto same = live_duplicate(ctx.lane, spec)) return already_running(*same);
 
   auto id = ctx.lane.submit(spec);
   if (!id) {
@@ -87,10 +129,14 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
   else
     text = fmt::format("started task {}: {} (pid {}).\n", job.id, job_what(job), job.pid);
   if (!is_terminal(job.status)) {
-    text +=
-        "It runs in the background. You will be notified automatically in <background-results> "
-        "when it finishes (exit code, output preview, log path): no need to poll, sleep or "
-        "wait. Meanwhile continue with other work.";
+    text += ctx.frontend == Frontend::agent
+                ? "It runs in the background. You will be notified automatically in "
+                  "<background-results> when it finishes (exit code, output preview, log path): "
+                  "no need to poll, sleep or wait. Meanwhile continue with other work."
+                : "It runs in the background. When it finishes, the result of your next call of "
+                  "any meanwhile tool says so (exit code, output preview, log path), under "
+                  "\"since your last call\". Meanwhile continue with other work; when you have "
+                  "nothing else to do, background_wait blocks until it ends.";
     if (!spec.watch.empty())
       text += " Output lines matching `" + one_line(spec.watch, 200) +
               "` are reported the same way as they appear.";
@@ -191,7 +237,8 @@ bool cancel_requested(const ToolContext& ctx) {
   return ctx.cancel != nullptr && ctx.cancel->load(std::memory_order_relaxed);
 }
 
-std::vector<ToolDef> background_tools() {
+std::vector<ToolDef> background_tools(Frontend frontend) {
+  const bool agent = frontend == Frontend::agent;
   std::vector<ToolDef> tools;
 
   ToolDef run;
@@ -199,10 +246,16 @@ std::vector<ToolDef> background_tools() {
   run.description =
       "Start a shell command in the background and return at once with its task_id; the "
       "command keeps running while you continue working. Use it for anything slow or "
-      "long-lived: test suites, builds, installs, dev servers, watchers. Do not poll: when the "
-      "job finishes, its exit code, duration, a head-and-tail preview of its output and its log "
-      "path arrive by themselves in a <background-results> block before your next step (and "
-      "wake you when you are idle). Options: `timeout` kills it after that many seconds; "
+      "long-lived: test suites, builds, installs, dev servers, watchers. " +
+      std::string(agent ? "Do not poll: when the job finishes, its exit code, duration, a "
+                          "head-and-tail preview of its output and its log path arrive by "
+                          "themselves in a <background-results> block before your next step "
+                          "(and wake you when you are idle). "
+                        : "Do not poll: when the job finishes, its exit code, duration, a "
+                          "head-and-tail preview of its output and its log path come with the "
+                          "result of your next call of any meanwhile tool (\"since your last "
+                          "call\"); background_wait blocks until one ends. ") +
+      "Options: `timeout` kills it after that many seconds; "
       "`watch` (regex) reports each matching output line as it appears (e.g. \"listening "
       "on|ERROR\"); `after` starts it only once the listed tasks have succeeded (skipped if one "
       "fails); `stdin: \"pipe\"` keeps stdin open for background_input (by default stdin is "
@@ -236,13 +289,21 @@ std::vector<ToolDef> background_tools() {
         {"watch",
          {{"type", "string"},
           {"description",
-           "Regex (RE2 syntax); each output line that matches is reported in "
-           "<background-results> while the job runs."}}},
+           agent ? "Regex (RE2 syntax); each output line that matches is reported in "
+                   "<background-results> while the job runs."
+                 : "Regex (RE2 syntax); each output line that matches is reported (with your "
+                   "next meanwhile tool result, or by background_wait) while the job runs."}}},
         {"after",
          {{"type", "array"},
           {"items", task_id_schema("A task that must succeed first.")},
           {"maxItems", 100},
           {"description", "Start only after all these tasks exited 0; skipped otherwise."}}},
+        {"allow_duplicate",
+         {{"type", "boolean"},
+          {"description",
+           "Start it even if the same command (same cwd and environment) is already running or "
+           "queued; by default that job's id is returned instead (\"already running as task "
+           "N\")."}}},
         {"priority",
          {{"type", "integer"},
           {"minimum", -1000},
@@ -289,6 +350,10 @@ std::vector<ToolDef> background_tools() {
         {"pid", {{"type", "integer"}}},
         {"log_path", {{"type", "string"}}},
         {"slurm_job_id", {{"type", json::array({"string", "null"})}}},
+        {"already_running",
+         {{"type", "boolean"},
+          {"description",
+           "true: nothing new started; task_id is the live job of the same command"}}},
         {"exit_code", {{"type", json::array({"integer", "null"})}}},
         {"output",
          {{"type", "string"},
@@ -355,7 +420,7 @@ std::vector<ToolDef> background_tools() {
   output.run = background_output;
   tools.push_back(std::move(output));
 
-  tools.push_back(background_wait_tool());
+  tools.push_back(background_wait_tool(frontend));
   tools.push_back(background_kill_tool());
   tools.push_back(background_input_tool());
   return tools;

@@ -77,9 +77,10 @@ ToolResult make_result(Lane& lane, const std::vector<JobId>& ids, const WaitOutc
   }
   while (!text.empty() && text.back() == '\n') text.pop_back();
   // Events that could not be kept (a host with a bound on pending notes, like the MCP server):
-  // say so, so the model knows to look at the jobs themselves.
+  // say so, so the model knows to look at the jobs themselves. Said for a wait on given jobs
+  // too: the MCP server adds the other jobs' pending notes to this result.
   const std::uint64_t dropped = lane.dropped_notes();
-  if (dropped > 0 && ids.empty()) {
+  if (dropped > 0) {
     text += fmt::format(
         "\n\n({} older event{} {} dropped because too many were waiting; check_background "
         "shows every job's state)",
@@ -167,15 +168,17 @@ ToolResult background_wait(const json& args, ToolContext& ctx) {
 
 }  // namespace
 
-ToolDef background_wait_tool() {
+ToolDef background_wait_tool(Frontend frontend) {
   ToolDef def;
   def.name = "background_wait";
   def.description =
       "Block until one of the given background jobs (or, without task_ids, any job) finishes "
       "or reports something (a `watch` match, a stall), or until `timeout` seconds pass "
       "(default 60, max 600). Use it only when you have nothing else useful to do until a job "
-      "is done; otherwise keep working, since results arrive by themselves in "
-      "<background-results>. Returns every event received (status, exit code, output preview, "
+      "is done; otherwise keep working, since results arrive by themselves " +
+      std::string(frontend == Frontend::agent ? "in <background-results>. "
+                                              : "with your next call of any meanwhile tool. ") +
+      "Returns every event received (status, exit code, output preview, "
       "log path) and the jobs still running. Jobs are never killed by a timeout here. Returns at "
       "once if a given job has already ended, or if no job is running.";
   def.input_schema = {

@@ -71,11 +71,12 @@ nlohmann::json annotations(const std::string& title, bool read_only, bool destru
 std::vector<ToolDef> file_tools();  // read_file, write_file, edit_file
 ToolResult run_edit_file(const nlohmann::json& args, ToolContext& ctx);  // tools_edit.cc
 ToolDef bash_tool();                                                     // bash
-std::vector<ToolDef> background_tools();  // background_run, check_background, ... (all six)
-ToolDef check_background_tool();          // tools_background_check.cc
-ToolDef background_wait_tool();           // tools_background_wait.cc
-ToolDef background_kill_tool();           // tools_background_control.cc
-ToolDef background_input_tool();          // tools_background_control.cc
+// background_run, check_background, ... (all six), described for `frontend`.
+std::vector<ToolDef> background_tools(Frontend frontend);
+ToolDef check_background_tool();                  // tools_background_check.cc
+ToolDef background_wait_tool(Frontend frontend);  // tools_background_wait.cc
+ToolDef background_kill_tool();                   // tools_background_control.cc
+ToolDef background_input_tool();                  // tools_background_control.cc
 // The schema of a task id argument.
 nlohmann::json task_id_schema(const char* description);
 // "unknown task 99; check_background lists every job" for a failed Lane::get.

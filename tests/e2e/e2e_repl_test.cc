@@ -143,6 +143,35 @@ TEST(E2eRepl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
 }
 
+// The line sent before a wake-up is not put back at the prompt after it (it was, every time:
+// libedit keeps the sent line in its buffer, and Enter sent it again).
+TEST(E2eRepl, AWakeUpAtAnEmptyPromptDoesNotBringBackTheLineSentBefore) {
+  TempDir dir;
+  FakeServer server(dir,
+                    {
+                        turn({text_block("Starting the job."),
+                              tool_use("background_run", {{"command", "sleep 1; echo woke"}})}),
+                        turn({text_block("Started.")}),
+                        turn({text_block("The job said woke.")}),
+                        turn({text_block("Answer to next.")}),
+                    });
+  Terminal term(dir.path(), anthropic_env(dir, server));
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("start a job\r");
+  ASSERT_TRUE(term.expect("Started.")) << term.output();
+  ASSERT_TRUE(wait_until([&] { return server.log().size() >= 3; }, 15s)) << term.output();
+  ASSERT_TRUE(term.expect("The job said woke.")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("next\r");
+  ASSERT_TRUE(wait_until([&] { return server.log().size() >= 4; }, 15s)) << term.output();
+  json asked = last_message(server.log()[3]["request"]);
+  ASSERT_EQ(asked["content"].size(), 1u) << asked;
+  EXPECT_EQ(asked["content"][0]["text"], "next");
+  ASSERT_TRUE(term.expect("Answer to next.")) << term.output();
+  term.type("\x04");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
 TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   TempDir dir;
   FakeServer server(

@@ -27,8 +27,12 @@ const initialize = (id = 0) =>
   });
 const call = (id, name, args) => line({ id, method: 'tools/call', params: { name, arguments: args } });
 
+// Several tests start more than one `sleep 300`: each is meant as a job of its own.
 async function startJob(id, command = 'sleep 300') {
-  const run = await raw.request(id, 'tools/call', { name: 'background_run', arguments: { command } });
+  const run = await raw.request(id, 'tools/call', {
+    name: 'background_run',
+    arguments: { command, allow_duplicate: true },
+  });
   return run.result.structuredContent.task_id;
 }
 

@@ -147,7 +147,10 @@ describe('tasks', () => {
     const ids = [];
     for (let i = 0; i < 55; i++) {
       const { task } = await s.client.request(
-        { method: 'tools/call', params: { name: 'background_run', arguments: { command: 'true' } } },
+        {
+          method: 'tools/call',
+          params: { name: 'background_run', arguments: { command: `true ${i}` } },
+        },
         CreateTaskResultSchema,
         { task: {} },
       );

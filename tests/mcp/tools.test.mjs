@@ -247,23 +247,25 @@ describe('meanwhile mcp --max-events', () => {
   test('a client that never waits keeps the server bounded; background_wait says what was dropped', async () => {
     const s = await connect(makeWorkspace('bounded'), ['--max-events', '2']);
     try {
+      // Every tool result drains the notes, so they pile up only while no call is made: the
+      // gate holds five jobs back until their calls are done, and the last job waits for them.
+      const gate = await s.call('background_run', { command: 'sleep 0.5' });
+      const gateId = gate.structuredContent.task_id;
       const ids = [];
       for (let i = 0; i < 5; i++) {
-        const run = await s.call('background_run', { command: 'true' });
+        const run = await s.call('background_run', { command: `true ${i}`, after: [gateId] });
         assert.ok(!run.isError, text(run));
         ids.push(run.structuredContent.task_id);
       }
-      for (const id of ids) {
-        await eventually(async () => {
-          const check = await s.call('check_background', { task_id: id });
-          return check.structuredContent.job.status === 'exited';
-        }, `task ${id} to exit`);
-      }
-      const wait = await s.call('background_wait', { timeout: 5 });
+      const last = await s.call('background_run', { command: 'true', after: ids });
+      const lastId = last.structuredContent.task_id;
+      const wait = await s.call('background_wait', { task_ids: [lastId], timeout: 30 });
       assert.ok(!wait.isError, text(wait));
-      assert.equal(wait.structuredContent.events.length, 2);
-      assert.equal(wait.structuredContent.dropped_events, 3);
-      assert.match(text(wait), /3 older events were dropped[^]*check_background/);
+      // Seven notes, at most two kept: the last job's (the wait's event) and the newest other.
+      assert.equal(wait.structuredContent.events.length, 1);
+      assert.equal(wait.structuredContent.since_last_call.length, 1);
+      assert.equal(wait.structuredContent.dropped_events, 5);
+      assert.match(text(wait), /5 older events were dropped[^]*check_background/);
     } finally {
       await s.close();
     }

@@ -85,6 +85,42 @@ TEST_F(RegistryTest, ValidationErrorsNameTheField) {
             "background_kill: invalid arguments: task_id: expected a string, got true");
 }
 
+TEST_F(RegistryTest, AnMcpCallIgnoresUnknownFieldsAndSaysSo) {
+  ctx_->frontend = Frontend::mcp;
+  auto result = call("check_background", {{"wait_for_previous", true}});
+  EXPECT_FALSE(result.is_error) << result.text;
+  EXPECT_EQ(result.text,
+            "no background jobs\n(ignored field wait_for_previous: this tool does not take it)");
+  EXPECT_EQ(result.structured["ignored_fields"], json::array({"wait_for_previous"}));
+  // Wrong types and missing fields stay errors.
+  result = call("background_kill", {{"task_id", true}, {"wait_for_previous", true}});
+  EXPECT_EQ(result.text,
+            "background_kill: invalid arguments: task_id: expected a string, got true");
+  result = call("background_run", {{"wait_for_previous", true}});
+  EXPECT_EQ(result.text, "background_run: invalid arguments: command: required field is missing");
+}
+
+TEST_F(RegistryTest, TheAgentStillRefusesUnknownFields) {
+  auto result = call("check_background", {{"wait_for_previous", true}});
+  EXPECT_TRUE(result.is_error);
+  EXPECT_THAT(result.text, HasSubstr("wait_for_previous: unknown field"));
+}
+
+TEST(Registry, McpDescriptionsPromiseNoPush) {
+  // An MCP client never receives a <background-results> block: no description may promise one.
+  const ToolRegistry mcp = ToolRegistry::standard(Frontend::mcp);
+  for (const auto& def : mcp.tools()) {
+    if (!def.background) continue;
+    SCOPED_TRACE(def.name);
+    EXPECT_EQ(def.input_schema.dump().find("background-results"), std::string::npos);
+    EXPECT_EQ(def.description.find("background-results"), std::string::npos);
+  }
+  EXPECT_THAT(mcp.find("background_run")->description,
+              HasSubstr("next call of any meanwhile tool"));
+  const ToolRegistry agent = ToolRegistry::standard();
+  EXPECT_THAT(agent.find("background_run")->description, HasSubstr("<background-results>"));
+}
+
 TEST_F(RegistryTest, IntegerTaskIdsAreAccepted) {
   auto result = call("check_background", {{"task_id", 999}});
   EXPECT_TRUE(result.is_error);

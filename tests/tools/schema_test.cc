@@ -75,6 +75,29 @@ TEST(Schema, UnknownPropertyListsAllowedOnes) {
             "nested.y: unknown field; allowed fields: x");
 }
 
+TEST(Schema, DropUnknownFieldsRemovesOnlyWhatAClosedObjectDoesNotList) {
+  json value = {{"task_id", "1"},
+                {"wait_for_previous", true},
+                {"nested", {{"x", 1}, {"y", 2}}},
+                {"maybe", nullptr}};
+  EXPECT_EQ(drop_unknown_fields(kSchema, value),
+            (std::vector<std::string>{"nested.y", "wait_for_previous"}));
+  EXPECT_EQ(value, json({{"task_id", "1"}, {"nested", {{"x", 1}}}, {"maybe", nullptr}}));
+  EXPECT_TRUE(validate_json(kSchema, value)) << "what is left validates";
+  // An open object (additionalProperties absent or a schema) keeps every field.
+  const json open = {
+      {"type", "object"},
+      {"properties",
+       {{"env", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}}}};
+  json env = {{"env", {{"A", "1"}}}, {"other", 1}};
+  EXPECT_TRUE(drop_unknown_fields(open, env).empty());
+  EXPECT_EQ(env, json({{"env", {{"A", "1"}}}, {"other", 1}}));
+  // Wrong types are not unknown fields: they stay, and validation still fails on them.
+  json typed = {{"task_id", 5}, {"extra", 1}};
+  EXPECT_EQ(drop_unknown_fields(kSchema, typed), std::vector<std::string>{"extra"});
+  EXPECT_EQ(error_of(typed), "task_id: expected a string, got 5");
+}
+
 TEST(Schema, EnumBoundsAndLengths) {
   EXPECT_EQ(error_of({{"task_id", "1"}, {"mode", "last"}}),
             "mode: must be one of \"new\", \"tail\", \"head\", \"all\"; got \"last\"");

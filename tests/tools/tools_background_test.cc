@@ -1,4 +1,6 @@
 // The background tools against a real lane: run, check, output, wait, kill, input.
+#include <filesystem>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -45,6 +47,39 @@ TEST_F(BackgroundToolsTest, RunReturnsAtOnceAndNotifies) {
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0].kind, NoteKind::finished);
   EXPECT_THAT(format_note(notes[0]), HasSubstr("(nap) exited 0 after "));
+}
+
+TEST_F(BackgroundToolsTest, TheSameCommandRunningIsNotStartedAgain) {
+  auto first = call("background_run", {{"command", "sleep 30"}, {"label", "server"}});
+  ASSERT_FALSE(first.is_error) << first.text;
+  const std::string id = first.structured["task_id"];
+  auto again = call("background_run", {{"command", "sleep 30"}, {"cwd", "."}});
+  EXPECT_FALSE(again.is_error) << again.text;
+  EXPECT_EQ(again.structured["task_id"], id);
+  EXPECT_EQ(again.structured["already_running"], true);
+  EXPECT_THAT(again.text, StartsWith("already running as task " + id + ": `sleep 30` (server) "));
+  EXPECT_THAT(again.text, HasSubstr("allow_duplicate: true"));
+  EXPECT_EQ(lane_->list(0).size(), 1u) << "nothing new was submitted";
+
+  // Asked for, or another directory, or another command: a new job.
+  auto forced = call("background_run", {{"command", "sleep 30"}, {"allow_duplicate", true}});
+  ASSERT_FALSE(forced.is_error) << forced.text;
+  EXPECT_NE(forced.structured["task_id"], id);
+  EXPECT_FALSE(forced.structured.contains("already_running"));
+  std::filesystem::create_directory(workspace_ + "/sub");
+  auto elsewhere = call("background_run", {{"command", "sleep 30"}, {"cwd", "sub"}});
+  EXPECT_NE(elsewhere.structured["task_id"], id) << elsewhere.text;
+  auto other = call("background_run", {{"command", "sleep 31"}});
+  EXPECT_NE(other.structured["task_id"], id) << other.text;
+
+  // Once both copies in the workspace have ended, the same command starts again.
+  for (const std::string& task : {id, forced.structured["task_id"].get<std::string>()}) {
+    ASSERT_TRUE(lane_->kill(task));
+    wait_done(task, 10);
+  }
+  auto after_end = call("background_run", {{"command", "sleep 30"}, {"cwd", "sub/.."}});
+  EXPECT_FALSE(after_end.structured.contains("already_running")) << after_end.text;
+  EXPECT_NE(after_end.structured["task_id"], id);
 }
 
 TEST_F(BackgroundToolsTest, RunValidatesItsOptions) {
@@ -229,7 +264,8 @@ TEST_F(BackgroundToolsTest, WaitSaysWhenEventsWereDropped) {
   lane_ = std::move(*lane);
   ctx_ = std::make_unique<ToolContext>(ToolContext{*lane_, workspace_, &cancel_, {}});
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(start({{"command", "true"}}));
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(start({{"command", "true"}, {"allow_duplicate", true}}));
   for (const auto& id : ids) {
     auto done = lane_->wait_terminal({id}, std::chrono::seconds(20));
     ASSERT_TRUE(done.ok() && done->has_value()) << id;
