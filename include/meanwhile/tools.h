@@ -51,6 +51,11 @@ struct ToolDef {
   nlohmann::json annotations;    // MCP ToolAnnotations: readOnlyHint, destructiveHint, ...
   bool background = false;       // one of the background tools the MCP server exposes
   bool task_support = false;     // MCP execution.taskSupport "optional"
+  // MCP: the text serves the model better than the structured form (a job list, output, events:
+  // 2-8x larger as JSON, without the hints), and clients that show structuredContent show it
+  // instead of the text. The MCP server then sends neither outputSchema nor structuredContent
+  // (unless started with --all-structured).
+  bool mcp_text_only = false;
   std::function<ToolResult(const nlohmann::json& args, ToolContext& ctx)> run;
 };
 

@@ -35,10 +35,12 @@ void restore_terminal_and_exit(int sig) {
   std::raise(sig);
 }
 
-int serve_mcp(const std::string& workspace, std::size_t max_events, const std::string& executor) {
+int serve_mcp(const std::string& workspace, std::size_t max_events, const std::string& executor,
+              bool all_structured) {
 #ifdef MEANWHILE_HAVE_MCP
   meanwhile::mcp::ServerOptions options;
   options.max_events = max_events;
+  options.all_structured = all_structured;
   options.default_executor =
       meanwhile::parse_executor(executor).value_or(meanwhile::ExecutorKind::local);
   std::error_code ec;
@@ -48,6 +50,7 @@ int serve_mcp(const std::string& workspace, std::size_t max_events, const std::s
   (void)workspace;
   (void)max_events;
   (void)executor;
+  (void)all_structured;
   std::fprintf(stderr, "meanwhile: this build has no MCP server (src/mcp was not built)\n");
   return kExitError;
 #endif
@@ -138,6 +141,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string mcp_withhold;
   mcp->add_option("--withhold-env", mcp_withhold, withhold_help);
+  bool all_structured = false;
+  mcp->add_flag("--all-structured", all_structured,
+                "Send structuredContent for every tool, also check_background, "
+                "background_output and background_wait, which otherwise answer with text only "
+                "(Claude Code and Codex show a model the JSON instead of the text)");
 
   try {
     app.parse(argc, argv);
@@ -154,7 +162,7 @@ int main(int argc, char** argv) {
   o.print = print_opt->count() > 0;
   withhold_secrets(withhold + "," + mcp_withhold);
 
-  if (mcp->parsed()) return serve_mcp(o.workspace, max_events, o.executor);
+  if (mcp->parsed()) return serve_mcp(o.workspace, max_events, o.executor, all_structured);
   if (o.print && o.prompt == "-") {
     o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }

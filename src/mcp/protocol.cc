@@ -15,7 +15,8 @@ ProtocolFeatures features_of(std::string_view version) {
                           .tasks = version >= "2025-11-25"};
 }
 
-nlohmann::json tool_to_json(const ToolDef& def, const ProtocolFeatures& features) {
+nlohmann::json tool_to_json(const ToolDef& def, const ProtocolFeatures& features,
+                            bool output_schema) {
   nlohmann::json tool = {
       {"name", def.name},
       {"description", def.description},
@@ -28,7 +29,8 @@ nlohmann::json tool_to_json(const ToolDef& def, const ProtocolFeatures& features
       tool["title"] = *title;
     }
   }
-  if (features.structured_output && def.output_schema.is_object() && !def.output_schema.empty()) {
+  if (output_schema && features.structured_output && def.output_schema.is_object() &&
+      !def.output_schema.empty()) {
     tool["outputSchema"] = def.output_schema;
   }
   if (features.tasks && def.task_support) {

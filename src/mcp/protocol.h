@@ -27,7 +27,9 @@ struct ProtocolFeatures {
 ProtocolFeatures features_of(std::string_view version);
 
 // One Tool object of tools/list, built from the registry's definition.
-nlohmann::json tool_to_json(const ToolDef& def, const ProtocolFeatures& features);
+// `output_schema`: false leaves outputSchema out (a tool answered with text only).
+nlohmann::json tool_to_json(const ToolDef& def, const ProtocolFeatures& features,
+                            bool output_schema = true);
 
 // Logging levels of notifications/message, lowest first; -1 for an unknown name.
 int logging_level_rank(std::string_view level);

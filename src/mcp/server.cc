@@ -146,7 +146,8 @@ int serve(const ServerOptions& options) {
     Session session(*lane, registry, outbox,
                     SessionOptions{.workspace = resolved,
                                    .max_workers = options.max_concurrent_requests,
-                                   .backpressure = &backpressure});
+                                   .backpressure = &backpressure,
+                                   .all_structured = options.all_structured});
     LineReader reader(options.input_fd, wake_fd.get());
     std::string line;
     bool drain = false;

@@ -21,6 +21,8 @@ struct ServerOptions {
   std::size_t max_events = 1000;
   // Where jobs run when a background_run names no executor (--executor, MEANWHILE_EXECUTOR).
   ExecutorKind default_executor = ExecutorKind::local;
+  // --all-structured: structuredContent for every tool (SessionOptions::all_structured).
+  bool all_structured = false;
   // The protocol's streams; anything else written to the process's stdout is sent to stderr.
   int input_fd = 0;
   int output_fd = 1;

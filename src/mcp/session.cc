@@ -210,7 +210,7 @@ void Session::list_tools(const json& id, const json& params) {
   }
   json tools = json::array();
   for (const ToolDef& def : registry_.tools()) {
-    if (def.background) tools.push_back(tool_to_json(def, features_));
+    if (def.background) tools.push_back(tool_to_json(def, features_, !text_only(def)));
   }
   respond(id, json{{"tools", std::move(tools)}});
 }

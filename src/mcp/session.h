@@ -44,6 +44,9 @@ struct SessionOptions {
   WorkerPool::ThreadStarter start_thread = {};   // empty: std::thread (tests inject failures)
   std::chrono::milliseconds poll_interval{500};  // suggested to task pollers
   std::size_t tasks_page_size = 50;
+  // Send structuredContent for every tool, also those answered best by text (mcp_text_only):
+  // for programmatic clients, at the cost of what Claude Code and Codex show their model.
+  bool all_structured = false;
 };
 
 class Session {
@@ -92,7 +95,9 @@ class Session {
   void call_tool(const json& id, const json& params, const Cancel& cancel);
   void call_tool_as_task(const json& id, const std::string& name, const json& arguments,
                          const json& task, const Cancel& cancel);
-  json tool_result_to_json(const ToolResult& result) const;
+  // `structured`: false sends the text alone (text_only tools).
+  json tool_result_to_json(const ToolResult& result, bool structured = true) const;
+  bool text_only(const ToolDef& def) const { return def.mcp_text_only && !options_.all_structured; }
   // The notes pending for this session: those a result could not carry, then the lane's.
   std::vector<Note> take_pending_notes();
   // Notes taken for a result that was never sent: the next result carries them.

@@ -43,9 +43,9 @@ void Session::keep_pending_notes(std::vector<Note> notes) {
   carried_ = std::move(notes);
 }
 
-nlohmann::json Session::tool_result_to_json(const ToolResult& result) const {
+nlohmann::json Session::tool_result_to_json(const ToolResult& result, bool structured) const {
   json out = {{"content", json::array({{{"type", "text"}, {"text", result.text}}})}};
-  if (features_.structured_output && result.structured.is_object()) {
+  if (structured && features_.structured_output && result.structured.is_object()) {
     out["structuredContent"] = result.structured;
   }
   if (result.is_error) out["isError"] = true;
@@ -114,7 +114,8 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
   }
   std::vector<Note> notes = take_pending_notes();
   attach_notes(result, notes);
-  if (!respond(id, tool_result_to_json(result), cancel)) keep_pending_notes(std::move(notes));
+  if (!respond(id, tool_result_to_json(result, !text_only(*def)), cancel))
+    keep_pending_notes(std::move(notes));
 }
 
 void Session::call_tool_as_task(const json& id, const std::string& name, const json& arguments,

@@ -109,7 +109,9 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
 
   std::string text;
   if (is_terminal(job.status))
-    text = fmt::format("task {} was submitted but {}.\n", job.id, describe_outcome(job));
+    text = fmt::format("task {} was submitted but {}.\n", job.id, describe_outcome(job)) +
+           (job.log_path.empty() || !job.started_at ? std::string()
+                                                    : "Its output: " + job.log_path + "\n");
   else if (job.status == JobStatus::queued && !spec.after.empty())
     text = fmt::format(
         "queued task {}: {}; it starts once task {} succeeded (skipped if one "
@@ -152,6 +154,13 @@ ToolResult background_run(const json& args, ToolContext& ctx) {
                   {"pid", job.pid},
                   {"log_path", job.log_path}};
   if (!job.slurm_job_id.empty()) structured["slurm_job_id"] = job.slurm_job_id;
+  // The text's hints, compactly, for clients that show the model only the structured content.
+  if (!is_terminal(job.status))
+    structured["next"] = ctx.frontend == Frontend::agent
+                             ? "runs in the background; its end is reported in "
+                               "<background-results>: keep working"
+                             : "runs in the background; its end comes with your next meanwhile "
+                               "tool result: keep working (background_wait if nothing else)";
   return ToolResult{std::move(text), std::move(structured),
                     job.status == JobStatus::failed_to_start};
 }
@@ -350,6 +359,7 @@ std::vector<ToolDef> background_tools(Frontend frontend) {
         {"pid", {{"type", "integer"}}},
         {"log_path", {{"type", "string"}}},
         {"slurm_job_id", {{"type", json::array({"string", "null"})}}},
+        {"next", {{"type", "string"}, {"description", "what to do now"}}},
         {"already_running",
          {{"type", "boolean"},
           {"description",
@@ -417,6 +427,7 @@ std::vector<ToolDef> background_tools(Frontend frontend) {
                           {"required", {"task_id", "status", "text", "job_running"}}};
   output.annotations = annotations("Read background output", true, false, false);
   output.background = true;
+  output.mcp_text_only = true;
   output.run = background_output;
   tools.push_back(std::move(output));
 

@@ -128,6 +128,7 @@ ToolDef check_background_tool() {
                            {"finished", {{"type", "integer"}}}}}};
   check.annotations = annotations("Check background jobs", true, false, true);
   check.background = true;
+  check.mcp_text_only = true;
   check.run = check_background;
   return check;
 }

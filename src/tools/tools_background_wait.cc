@@ -214,6 +214,7 @@ ToolDef background_wait_tool(Frontend frontend) {
       {"required", {"events", "timed_out", "cancelled", "elapsed_seconds", "running"}}};
   def.annotations = annotations("Wait for background jobs", true, false, false);
   def.background = true;
+  def.mcp_text_only = true;
   def.run = background_wait;
   return def;
 }

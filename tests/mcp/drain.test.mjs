@@ -11,7 +11,8 @@ const text = (result) => result.content.map((c) => c.text).join('\n');
 describe('meanwhile mcp: pending notes and client-added fields', () => {
   let s;
   before(async () => {
-    s = await connect(makeWorkspace('drain'));
+    // --all-structured: check_background's structured form carries the notes too.
+    s = await connect(makeWorkspace('drain'), ['--all-structured']);
   });
   after(async () => {
     await s?.close();

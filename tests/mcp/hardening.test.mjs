@@ -183,7 +183,11 @@ describe('process limit', () => {
     const asUid = async (wrap) => {
       const workspace = makeWorkspace('nproc');
       fs.chownSync(workspace, uid, uid);
-      raw = spawnRaw(workspace, { spawn: { uid, gid: uid, env: { ...process.env, HOME: workspace } }, wrap });
+      raw = spawnRaw(workspace, {
+        spawn: { uid, gid: uid, env: { ...process.env, HOME: workspace } },
+        wrap,
+        args: ['--all-structured'],
+      });
       await raw.initialize();
       return startJob('run');
     };

@@ -94,11 +94,14 @@ export async function connect(workspace, extraArgs = []) {
 
 // A connection that speaks raw lines, for what the SDK would never send. Options: `spawn`
 // (extra child_process options, e.g. uid), `wrap` (a command line the server runs under, e.g.
-// ['prlimit', '--nproc=8:8', '--']), `keepLines` (raw.lines keeps every stdout line as
+// ['prlimit', '--nproc=8:8', '--']), `args` (after `meanwhile mcp`), `keepLines` (raw.lines keeps every stdout line as
 // text, for what JSON.parse cannot show exactly, such as ids past 2^53). raw.stopReading() and
 // raw.resume() make a client that does not read, then reads again.
-export function spawnRaw(workspace, { spawn: spawnOptions = {}, wrap = [], keepLines = false } = {}) {
-  const argv = [...wrap, BIN, 'mcp'];
+export function spawnRaw(
+  workspace,
+  { spawn: spawnOptions = {}, wrap = [], keepLines = false, args = [] } = {},
+) {
+  const argv = [...wrap, BIN, 'mcp', ...args];
   const child = spawn(argv[0], argv.slice(1), {
     cwd: workspace,
     stdio: ['pipe', 'pipe', 'pipe'],

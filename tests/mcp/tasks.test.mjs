@@ -12,7 +12,7 @@ const text = (result) => result.content.map((c) => c.text).join('\n');
 describe('tasks', () => {
   let s;
   before(async () => {
-    s = await connect(makeWorkspace('tasks'));
+    s = await connect(makeWorkspace('tasks'), ['--all-structured']);
     await s.client.listTools();  // lets the client know background_run supports tasks
   });
   after(async () => {
@@ -179,7 +179,10 @@ describe('tasks', () => {
 describe('two servers on one workspace', () => {
   test('share the store without mixing up their jobs', async () => {
     const workspace = makeWorkspace('shared');
-    const [a, b] = await Promise.all([connect(workspace), connect(workspace)]);
+    const [a, b] = await Promise.all([
+      connect(workspace, ['--all-structured']),
+      connect(workspace, ['--all-structured']),
+    ]);
     try {
       const runs = async (s, tag) => {
         const ids = [];

@@ -21,7 +21,7 @@ const text = (result) => result.content.map((c) => c.text).join('\n');
 describe('meanwhile mcp with the SDK client', () => {
   let s;
   before(async () => {
-    s = await connect(makeWorkspace('sdk'));
+    s = await connect(makeWorkspace('sdk'), ['--all-structured']);
   });
   after(async () => {
     await s?.close();
@@ -245,7 +245,7 @@ describe('meanwhile mcp with the SDK client', () => {
 
 describe('meanwhile mcp --max-events', () => {
   test('a client that never waits keeps the server bounded; background_wait says what was dropped', async () => {
-    const s = await connect(makeWorkspace('bounded'), ['--max-events', '2']);
+    const s = await connect(makeWorkspace('bounded'), ['--max-events', '2', '--all-structured']);
     try {
       // Every tool result drains the notes, so they pile up only while no call is made: the
       // gate holds five jobs back until their calls are done, and the last job waits for them.
