@@ -82,6 +82,38 @@ Result<llm::Response> Loop::call_model() {
   return provider_.send(request, handler, ctx_.cancel);
 }
 
+std::optional<ToolResult> Loop::permission_refusal(const std::string& name, const json& input) {
+  if (!options_.permissions) return std::nullopt;
+  PermissionCheck check = options_.permissions->check(name, input);
+  switch (check.verdict) {
+    case Verdict::run:
+      return std::nullopt;
+    case Verdict::refuse:
+      return ToolResult{check.reason, nullptr, true};
+    case Verdict::ask:
+      break;
+  }
+  if (!events_.on_permission) {
+    return ToolResult{"refused: " + check.request.what +
+                          " needs the user's approval (--permission-mode ask) and there is no "
+                          "terminal to ask on; the user can rerun with --permission-mode auto",
+                      nullptr, true};
+  }
+  switch (events_.on_permission(check.request)) {
+    case Answer::yes:
+      return std::nullopt;
+    case Answer::always:
+      // A rule that cannot be saved still holds for this run; the user was told by the host.
+      (void)options_.permissions->allow(check.request.rule);
+      return std::nullopt;
+    case Answer::no:
+      break;
+  }
+  return ToolResult{"the user declined: " + check.request.what +
+                        " was not done. Ask the user what to do instead, or do something else.",
+                    nullptr, true};
+}
+
 json Loop::run_tools(const json& assistant_message, bool* interrupted) {
   json results = json::array();
   for (const json& use : tool_uses(assistant_message)) {
@@ -93,7 +125,10 @@ json Loop::run_tools(const json& assistant_message, bool* interrupted) {
       result = {"interrupted by the user", nullptr, true};
     } else {
       json input = use.contains("input") ? use["input"] : json::object();
-      result = registry_.call(name, input, ctx_);
+      if (auto refused = permission_refusal(name, input))
+        result = std::move(*refused);
+      else
+        result = registry_.call(name, input, ctx_);
       if (cancelled()) {  // the tool returned early because of Ctrl+C
         std::string said = result.text;
         result.text = "interrupted by the user" + (said.empty() ? "" : ": " + said);

@@ -7,12 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/permissions.h"
 #include "meanwhile/lane.h"
 #include "meanwhile/llm.h"
 #include "meanwhile/tools.h"
@@ -33,12 +35,17 @@ struct LoopEvents {
       on_background_results;
   // A message is settled (sent and answered, or the answer itself): the transcript's feed.
   std::function<void(const nlohmann::json& message)> on_message;
+  // A call needs the user's yes (LoopOptions::permissions in ask mode). Unset: there is no one
+  // to ask, and the call is refused with an error that says so.
+  std::function<Answer(const PermissionRequest& request)> on_permission;
 };
 
 struct LoopOptions {
   std::string model;
   std::string system_prompt;  // empty: system_prompt(workspace)
   int max_tokens = 8192;
+  // Which calls run, ask or are refused; null runs everything (as --permission-mode auto).
+  Permissions* permissions = nullptr;
 };
 
 enum class Stop {
@@ -87,6 +94,9 @@ class Loop {
   // Runs the tool_use blocks of the last assistant turn; returns the tool_result blocks.
   nlohmann::json run_tools(const nlohmann::json& assistant_message, bool* interrupted);
   void settle();  // reports messages [settled_, size) through on_message
+  // The permission mode's verdict on one call: nullopt runs it, else the result to give instead.
+  std::optional<ToolResult> permission_refusal(const std::string& name,
+                                               const nlohmann::json& input);
   bool cancelled() const;
 
   llm::Provider& provider_;

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "agent/conversation.h"
+#include "cli/key_input.h"
 
 namespace meanwhile::cli {
 using nlohmann::json;
@@ -75,6 +76,46 @@ void Console::end_text() {
   }
 }
 
+agent::Answer Console::ask(const agent::PermissionRequest& request, int in_fd, int interrupt_fd) {
+  std::string always;
+  if (request.rule.kind == "write")
+    always = request.rule.pattern.back() == '/' ? "files under " + request.rule.pattern
+                                                : request.rule.pattern;
+  else
+    always = "`" + one_line(request.rule.pattern, 60) + "` (and it with more arguments)";
+  // Below the tool's line (it has no newline yet: its result goes there).
+  std::fputc('\n', info_out_);
+  info("  " + style("1;33", "? " + one_line(request.what, 200)) + "  " + style("1", "[y]") +
+       "es  " + style("1", "[n]") + "o  " + style("1", "[a]") + "lways for " + always);
+  for (;;) {
+    const std::optional<char> key = read_key(in_fd, interrupt_fd);
+    agent::Answer answer;
+    const char* said;
+    if (!key) {
+      answer = agent::Answer::no;
+      said = "no (interrupted)";
+    } else if (*key == 'y' || *key == 'Y') {
+      answer = agent::Answer::yes;
+      said = "yes";
+    } else if (*key == 'n' || *key == 'N' || *key == 27) {
+      answer = agent::Answer::no;
+      said = "no";
+    } else if (*key == 'a' || *key == 'A') {
+      answer = agent::Answer::always;
+      said = "always";
+    } else {
+      continue;  // Enter and stray keys decide nothing
+    }
+    dim(std::string("  → ") + said);
+    if (!tool_line_
+             .empty()) {  // the result's preview goes after the tool's line, as without a question
+      std::fputs(style("2", tool_line_).c_str(), info_out_);
+      std::fflush(info_out_);
+    }
+    return answer;
+  }
+}
+
 void Console::info(const std::string& line) {
   end_text();
   std::fputs(line.c_str(), info_out_);
@@ -111,6 +152,7 @@ agent::LoopEvents Console::loop_events() {
     std::string name = use.value("name", "?");
     json input = use.contains("input") ? use["input"] : json::object();
     std::string line = "▸ " + name + " " + summarize_tool_input(name, input);
+    tool_line_ = line;
     std::fputs(style("2", line).c_str(), info_out_);
     std::fflush(info_out_);
   };

@@ -28,6 +28,9 @@ class Console {
   void end_text();                      // ends an open line of streamed text
   // "── background: task 3 (tests) exited 0 after 2.0s ──" for each note.
   void notes(const std::vector<Note>& notes);
+  // --permission-mode ask: shows what the call will do and reads y / n / a from `in_fd`, a key
+  // at a time (other keys are ignored). Ctrl+C (`interrupt_fd`) or the end of input is a no.
+  agent::Answer ask(const agent::PermissionRequest& request, int in_fd, int interrupt_fd);
 
  private:
   void text(std::string_view delta);
@@ -38,6 +41,7 @@ class Console {
   bool color_;
   bool text_open_ = false;  // streamed text without its final newline
   bool streamed_ = false;   // text arrived through on_text during this model call
+  std::string tool_line_;   // the last tool call's line, printed again after a question
 };
 
 // Short forms used in tool lines and job status lines.

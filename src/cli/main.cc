@@ -111,6 +111,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
+  app.add_option("--permission-mode", o.permission_mode,
+                 "ask: bash, background_run, write_file and edit_file wait for your y / n / a "
+                 "(always: saved per workspace in ~/.config/meanwhile/permissions.json), the "
+                 "default in the REPL; auto: everything runs without asking, the default with "
+                 "-p; read-only: commands and writes are refused (the model is told)")
+      ->check(CLI::IsMember({"ask", "auto", "read-only"}));
   app.add_option("--workspace", o.workspace, "The project directory (default: the current one)");
   app.add_option("--executor", o.executor,
                  "Where background jobs run unless a call says otherwise: local (this machine) "

@@ -1,6 +1,7 @@
 #include "cli/modes.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -60,6 +61,13 @@ int run_print_mode(Session& s, const CliOptions& options) {
     events.on_assistant = [&s, &json_out, on_assistant](const json& m) {
       s.job_events.flush(json_out);
       on_assistant(m);
+    };
+  }
+  if (::isatty(STDIN_FILENO)) {
+    // -p with --permission-mode ask on a terminal: the question goes to stderr, the key is read
+    // from the terminal. Without one, asking calls are refused (the loop says why).
+    events.on_permission = [&s, &console](const agent::PermissionRequest& request) {
+      return console.ask(request, STDIN_FILENO, s.interrupt->fd());
     };
   }
   s.start_loop(std::move(events));

@@ -46,12 +46,26 @@ class Repl {
         terminal_(::isatty(STDIN_FILENO) != 0) {}
 
   int run() {
-    s_.start_loop(console_.loop_events());
+    agent::LoopEvents events = console_.loop_events();
+    if (terminal_) {
+      // The line editor is stopped during a turn: the question reads its own key.
+      events.on_permission = [this](const agent::PermissionRequest& request) {
+        return console_.ask(request, STDIN_FILENO, s_.interrupt->fd());
+      };
+    }
+    s_.start_loop(std::move(events));
     console_.info("meanwhile " MEANWHILE_VERSION " · " + s_.config.model + " (" + s_.config.kind +
                   ") · " + s_.workspace);
     console_.dim(
         "Slow commands run in the background and wake the model when they finish. "
         "/help for commands, Ctrl+D to exit.");
+    if (s_.permissions->mode() != agent::PermissionMode::ask || !terminal_)
+      console_.dim(std::string("--permission-mode ") + agent::to_string(s_.permissions->mode()) +
+                   (s_.permissions->mode() == agent::PermissionMode::auto_run
+                        ? ": commands and file writes run without asking"
+                    : s_.permissions->mode() == agent::PermissionMode::read_only
+                        ? ": commands and file writes are refused"
+                        : ": no terminal to ask on, so commands and writes are refused"));
     if (!s_.loop->messages().empty()) {
       console_.dim("(continuing the last session: " + std::to_string(s_.loop->messages().size()) +
                    " messages)");

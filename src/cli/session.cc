@@ -75,6 +75,19 @@ std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code
   s->tool_context =
       std::make_unique<ToolContext>(ToolContext{*s->lane, s->workspace, s->interrupt->flag(), {}});
 
+  const auto mode =
+      options.permission_mode.empty()
+          ? (options.print ? agent::PermissionMode::auto_run : agent::PermissionMode::ask)
+          : agent::parse_permission_mode(options.permission_mode)
+                .value_or(agent::PermissionMode::ask);  // main() checked it
+  std::string rules_warning;
+  s->permissions = std::make_unique<agent::Permissions>(
+      mode, s->workspace, agent::Permissions::default_rules_path(), &rules_warning);
+  if (!rules_warning.empty()) say(rules_warning);
+  if (mode == agent::PermissionMode::auto_run && options.print)
+    say("commands and file writes run without asking (--permission-mode auto, the default with "
+        "-p; ask or read-only to change it)");
+
   const std::string sessions = s->data_dir + "/sessions";
   if (options.resume) {
     std::vector<std::string> warnings;
@@ -112,6 +125,7 @@ void Session::start_loop(agent::LoopEvents events) {
   };
   agent::LoopOptions loop_options;
   loop_options.model = config.model;
+  loop_options.permissions = permissions.get();
   loop = std::make_unique<agent::Loop>(*provider, registry, *tool_context, loop_options,
                                        std::move(events));
   if (!resumed_.empty()) {

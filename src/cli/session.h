@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/loop.h"
+#include "agent/permissions.h"
 #include "agent/transcript.h"
 #include "cli/interrupt.h"
 #include "cli/stream_json.h"
@@ -29,6 +30,7 @@ struct CliOptions {
   bool resume = false;             // --continue
   std::string workspace;           // empty: the current directory
   std::string executor = "local";  // --executor / MEANWHILE_EXECUTOR: local or slurm
+  std::string permission_mode;     // ask, auto or read-only; empty: ask in the REPL, auto in -p
 };
 
 // Exit codes.
@@ -58,6 +60,7 @@ class Session {
   std::unique_ptr<Lane> lane;
   ToolRegistry registry;
   std::unique_ptr<ToolContext> tool_context;
+  std::unique_ptr<agent::Permissions> permissions;
   std::optional<agent::Transcript> transcript;
   std::unique_ptr<agent::Loop> loop;
 

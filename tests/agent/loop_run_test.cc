@@ -1,5 +1,6 @@
 // The agent loop against a scripted in-process provider and a real lane: where notes go, how
 // tool calls are answered, and that the conversation stays valid after errors and Ctrl+C.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "agent/loop.h"
@@ -208,6 +209,96 @@ TEST_F(LoopTest, EmptyTextBlocksNeverEnterTheConversation) {
   const json& assistant = provider.requests[1].messages[1];
   ASSERT_EQ(assistant["content"].size(), 1u);
   EXPECT_EQ(assistant["content"][0]["type"], "tool_use");
+}
+
+}  // namespace
+}  // namespace meanwhile::agent
+
+namespace meanwhile::agent {
+namespace {
+
+using namespace testing;
+
+// The permission mode as the loop applies it, with a stand-in `bash` that counts its runs.
+class LoopPermissionsTest : public LoopTest {
+ protected:
+  void SetUp() override {
+    LoopTest::SetUp();
+    ToolDef bash = make_tool("bash", [this](const json& args, ToolContext&) {
+      ran.push_back(args.value("command", ""));
+      return ToolResult{"ran", nullptr, false};
+    });
+    bash.input_schema = {{"type", "object"}, {"properties", {{"command", {{"type", "string"}}}}}};
+    registry.add(std::move(bash));
+  }
+  Loop make_loop_with(Permissions& permissions, bool can_ask) {
+    LoopEvents events;
+    if (can_ask) {
+      events.on_permission = [this](const PermissionRequest& request) {
+        asked.push_back(request.what);
+        Answer a = answers.front();
+        answers.erase(answers.begin());
+        return a;
+      };
+    }
+    LoopOptions options{"test-model", "", 1024};
+    options.permissions = &permissions;
+    return Loop(provider, registry, *ctx, options, events);
+  }
+  json results(std::size_t request) const {
+    return provider.requests[request].messages[2]["content"];
+  }
+
+  std::vector<std::string> ran, asked;
+  std::vector<Answer> answers;
+};
+
+TEST_F(LoopPermissionsTest, AskRunsOnYesRefusesOnNoAndAlwaysStopsAskingForThePattern) {
+  Permissions permissions(PermissionMode::ask, dir.path(), "");
+  provider.replies = {reply({tool_use("a", "bash", {{"command", "rm -rf build"}}),
+                             tool_use("b", "bash", {{"command", "npm test"}}),
+                             tool_use("c", "bash", {{"command", "npm test -- --ci"}}),
+                             tool_use("d", "echo", {{"text", "read-only tools never ask"}})}),
+                      reply({text("done")})};
+  answers = {Answer::no, Answer::always};
+  Loop loop = make_loop_with(permissions, true);
+  RunOutcome out = loop.run_user_text("go");
+  EXPECT_EQ(out.stop, Stop::end_turn);
+  EXPECT_EQ(asked, (std::vector<std::string>{"run `rm -rf build`", "run `npm test`"}));
+  EXPECT_EQ(ran, (std::vector<std::string>{"npm test", "npm test -- --ci"}));
+  const json r = results(1);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0]["is_error"], true);
+  EXPECT_THAT(r[0]["content"].get<std::string>(),
+              ::testing::StartsWith("the user declined: run `rm -rf build` was not done"));
+  EXPECT_FALSE(r[1].value("is_error", false));
+  EXPECT_EQ(r[3]["content"], "echo: read-only tools never ask");
+  EXPECT_EQ(permissions.rules(), std::vector<AllowRule>{(AllowRule{"command", "npm test"})});
+}
+
+TEST_F(LoopPermissionsTest, ReadOnlyRefusesAndTheRunEndsNormally) {
+  Permissions permissions(PermissionMode::read_only, dir.path(), "");
+  provider.replies = {reply({tool_use("a", "bash", {{"command", "touch x"}})}),
+                      reply({text("I would have run touch x.")})};
+  Loop loop = make_loop_with(permissions, true);
+  RunOutcome out = loop.run_user_text("go");
+  EXPECT_EQ(out.stop, Stop::end_turn);
+  EXPECT_TRUE(ran.empty());
+  EXPECT_TRUE(asked.empty());
+  EXPECT_EQ(results(1)[0]["is_error"], true);
+  EXPECT_THAT(results(1)[0]["content"].get<std::string>(), ::testing::HasSubstr("read-only"));
+}
+
+TEST_F(LoopPermissionsTest, AskWithNoOneToAskRefusesAndSaysHowToAllow) {
+  Permissions permissions(PermissionMode::ask, dir.path(), "");
+  provider.replies = {reply({tool_use("a", "bash", {{"command", "touch x"}})}),
+                      reply({text("ok")})};
+  Loop loop = make_loop_with(permissions, false);
+  EXPECT_EQ(loop.run_user_text("go").stop, Stop::end_turn);
+  EXPECT_TRUE(ran.empty());
+  EXPECT_THAT(results(1)[0]["content"].get<std::string>(),
+              ::testing::HasSubstr("no terminal to ask on; the user can rerun with "
+                                   "--permission-mode auto"));
 }
 
 }  // namespace

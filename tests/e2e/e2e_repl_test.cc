@@ -22,20 +22,24 @@ using namespace std::chrono_literals;
 
 class Terminal {
  public:
-  Terminal(const std::string& cwd, Env env) {
+  // `args` follow `meanwhile`; the tests that are not about permissions run with
+  // --permission-mode auto (kAuto), as the REPL's default asks before every command.
+  Terminal(const std::string& cwd, Env env, std::vector<std::string> args = {}) {
     env["TERM"] = "xterm";
     std::vector<std::string> env_s;
     for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
     std::vector<char*> envp;
     for (auto& s : env_s) envp.push_back(s.data());
     envp.push_back(nullptr);
-    std::string bin = MEANWHILE_BIN;
-    char* argv[] = {bin.data(), nullptr};
+    args.insert(args.begin(), MEANWHILE_BIN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     winsize size{40, 120, 0, 0};
     pid_ = ::forkpty(&master_, nullptr, nullptr, &size);
     if (pid_ == 0) {
       if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::execve(argv[0], argv, envp.data());
+      ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }
     ::fcntl(master_, F_SETFL, ::fcntl(master_, F_GETFL) | O_NONBLOCK);
@@ -98,6 +102,7 @@ class Terminal {
 };
 
 constexpr const char* kPrompt = "meanwhile> ";
+const std::vector<std::string> kAuto = {"--permission-mode", "auto"};
 
 TEST(E2eRepl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   TempDir dir;
@@ -110,7 +115,7 @@ TEST(E2eRepl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
                turn({text_block("The job reported repl-job-done.")}),
                turn({text_block("Answer to the second question.")}),
            });
-  Terminal term(dir.path(), anthropic_env(dir, server));
+  Terminal term(dir.path(), anthropic_env(dir, server), kAuto);
   ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
   term.type("start a job\r");
   ASSERT_TRUE(term.expect("Started; I will hear about it.")) << term.output();
@@ -155,7 +160,7 @@ TEST(E2eRepl, AWakeUpAtAnEmptyPromptDoesNotBringBackTheLineSentBefore) {
                         turn({text_block("The job said woke.")}),
                         turn({text_block("Answer to next.")}),
                     });
-  Terminal term(dir.path(), anthropic_env(dir, server));
+  Terminal term(dir.path(), anthropic_env(dir, server), kAuto);
   ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
   term.type("start a job\r");
   ASSERT_TRUE(term.expect("Started.")) << term.output();
@@ -172,6 +177,52 @@ TEST(E2eRepl, AWakeUpAtAnEmptyPromptDoesNotBringBackTheLineSentBefore) {
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
 }
 
+// The REPL's default mode asks before each command: n refuses (the model reads it), y runs, a
+// runs and stops asking for that command prefix, saved in the user's configuration.
+TEST(E2eRepl, AskModeWaitsForAKeyBeforeEachCommandAndAlwaysIsRemembered) {
+  TempDir dir;
+  FakeServer server(dir, {
+                             turn({tool_use("bash", {{"command", "touch refused"}})}),
+                             turn({tool_use("bash", {{"command", "mkdir allowed"}})}),
+                             turn({tool_use("bash", {{"command", "touch always-1"}})}),
+                             turn({tool_use("bash", {{"command", "touch always-2"}})}),
+                             turn({text_block("All done.")}),
+                         });
+  Env env = anthropic_env(dir, server);
+  env["XDG_CONFIG_HOME"] = dir.file("config");
+  Terminal term(dir.path(), env);
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("make some files\r");
+  // (Between escape codes: "? run `touch refused`  [y]es  [n]o  [a]lways for `touch` …".)
+  ASSERT_TRUE(term.expect("? run `touch refused`")) << term.output();
+  ASSERT_TRUE(term.expect("lways for `touch`")) << term.output();
+  term.type("\r");  // Enter decides nothing
+  term.type("n");
+  ASSERT_TRUE(term.expect("? run `mkdir allowed`")) << term.output();
+  term.type("y");
+  ASSERT_TRUE(term.expect("? run `touch always-1`")) << term.output();
+  term.type("a");
+  ASSERT_TRUE(term.expect("All done.")) << term.output();
+  EXPECT_EQ(term.output().find("? run `touch always-2`"), std::string::npos) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+
+  EXPECT_FALSE(std::filesystem::exists(dir.file("refused")));
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("allowed")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("always-1")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("always-2")));
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 5u);
+  auto refused = blocks_of(last_message(log[1]["request"]), "tool_result");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0]["is_error"], true);
+  EXPECT_NE(all_text(refused[0]).find("the user declined"), std::string::npos) << refused[0];
+  const std::string rules = read_file(dir.file("config/meanwhile/permissions.json"));
+  EXPECT_NE(rules.find("\"pattern\": \"touch\""), std::string::npos) << rules;
+  EXPECT_NE(rules.find(dir.path()), std::string::npos) << rules;
+  term.type("\x04");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
 TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   TempDir dir;
   FakeServer server(
@@ -180,7 +231,7 @@ TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
                turn({text_block("Long job started.")}),
                {{"delay_ms", 8000}, {"content", json::array({text_block("too slow")})}},
            });
-  Terminal term(dir.path(), anthropic_env(dir, server));
+  Terminal term(dir.path(), anthropic_env(dir, server), kAuto);
   ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
   term.type("start long\r");
   ASSERT_TRUE(term.expect("Long job started.")) << term.output();
