@@ -215,7 +215,10 @@ Result<llm::ProviderConfig> resolve_provider_config(const CliChoices& cli, const
     ignore(url_var, key_var);
     config.base_url.clear();
   }
-  if (config.api_key.empty()) {
+  // A local OpenAI-compatible server (llama.cpp, Ollama, vLLM) needs no key.
+  const bool local_openai = openai && !config.base_url.empty() &&
+                            config.base_url.find("://api.openai.com") == std::string::npos;
+  if (config.api_key.empty() && !local_openai) {
     return make_error("no API key: set " + key_var +
                       " in the environment or in .env in the workspace"
                       " (or run the offline demo: --provider script --script FILE)");

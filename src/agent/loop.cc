@@ -173,6 +173,7 @@ RunOutcome Loop::run(const json& user_blocks, std::vector<Note> notes, int max_c
       // The user turn stays unsent; the next run adds to it, so nothing (notes included) is lost.
       outcome.stop = cancelled() ? Stop::interrupted : Stop::error;
       outcome.error = response.error();
+      outcome.error_code = response.error_info().code;
       return outcome;
     }
     json content = json::array();

@@ -58,6 +58,7 @@ enum class Stop {
 struct RunOutcome {
   Stop stop = Stop::end_turn;
   std::string error;       // Stop::error
+  ErrorCode error_code = ErrorCode::internal;  // Stop::error: permission_denied, not_found, …
   std::string final_text;  // text of the last assistant turn
   int model_calls = 0;     // calls made by this run
 };

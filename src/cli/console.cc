@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 
 #include "agent/conversation.h"
 #include "cli/key_input.h"
@@ -52,8 +53,12 @@ std::string seconds(double s) {
 
 }  // namespace
 
+// Colour on a terminal unless NO_COLOR is set to anything non-empty (no-color.org).
 Console::Console(FILE* text_out, FILE* info_out)
-    : text_out_(text_out), info_out_(info_out), color_(::isatty(fileno(info_out)) != 0) {}
+    : text_out_(text_out),
+      info_out_(info_out),
+      color_(::isatty(fileno(info_out)) != 0 &&
+             (std::getenv("NO_COLOR") == nullptr || *std::getenv("NO_COLOR") == '\0')) {}
 
 std::string Console::style(const char* code, const std::string& s) const {
   if (!color_) return s;
@@ -134,8 +139,12 @@ void Console::error(const std::string& line) {
 }
 
 void Console::notes(const std::vector<Note>& notes) {
-  for (const Note& note : notes)
-    info(style("1;36", "── background: " + describe_note(note) + " ──"));
+  for (const Note& note : notes) {
+    // A failure must not look like a success: red, and marked in words for NO_COLOR.
+    const bool failed = note.kind == NoteKind::finished && !note.info.succeeded();
+    info(style(failed ? "1;31" : "1;36",
+               std::string(failed ? "✗" : "──") + " background: " + describe_note(note) + " ──"));
+  }
 }
 
 agent::LoopEvents Console::loop_events() {

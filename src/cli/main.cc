@@ -92,8 +92,10 @@ int main(int argc, char** argv) {
                                           "Run one task without interaction and print the result "
                                           "(\"-\": read the prompt from stdin)");
   app.add_option("--output-format", o.output_format,
-                 "text, or stream-json: one JSON event per line")
-      ->check(CLI::IsMember({"text", "stream-json"}));
+                 "With -p: text (the final answer on stdout), or stream-json: one JSON event per "
+                 "line")
+      ->check(CLI::IsMember({"text", "stream-json"}))
+      ->needs(print_opt);
   app.add_option("--model", o.model, "Model id (default: MODEL_ID, else the provider's default)");
   app.add_option("--provider", o.provider, "anthropic, openai (any compatible endpoint) or script")
       ->check(CLI::IsMember({"anthropic", "openai", "script"}));
@@ -102,13 +104,23 @@ int main(int argc, char** argv) {
   app.add_option("--max-turns", o.max_turns, "At most this many model calls (0: no limit)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--wake", o.wake,
-                 "auto: a finished job wakes the idle model; off: it waits for "
-                 "you (print mode: exit without waiting)")
+                 "auto: a finished job wakes the idle model; off: it waits for you (with -p: "
+                 "exit when the model ends its turn, killing the jobs still running)")
       ->check(CLI::IsMember({"auto", "off"}));
   app.add_option("--max-wait", o.max_wait_s,
-                 "Print mode: seconds to wait for a running job to "
-                 "finish before giving up")
-      ->check(CLI::PositiveNumber)
+                 "With -p: seconds to wait for a running job to finish before giving up")
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            try {
+              std::size_t used = 0;
+              const double v = std::stod(text, &used);
+              if (used == text.size() && v > 0 && v <= 1e9) return {};
+            } catch (const std::exception&) {
+            }
+            return "must be a number of seconds above 0 (at most 1e9), got " + text;
+          },
+          "SECONDS"))
+      ->needs(print_opt)
       ->capture_default_str();
   app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
   app.add_option("--permission-mode", o.permission_mode,

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 
+#include "agent/conversation.h"
 #include "cli/console.h"
 #include "cli/stream_json.h"
 
@@ -43,6 +44,16 @@ int run_print_mode(Session& s, const CliOptions& options) {
   JsonLines json_out(stdout);
   Console console(stdout, stderr);
   agent::LoopEvents events = stream_json ? json_loop_events(json_out) : console.loop_events();
+  if (!stream_json) {
+    // stdout gets the final answer alone, printed at the end; what the model says on the way
+    // (turns that call tools) is progress, on stderr with the tool lines.
+    events.on_text = nullptr;
+    events.on_request = nullptr;
+    events.on_assistant = [&console](const json& message) {
+      const std::string said = agent::message_text(message);
+      if (!agent::tool_uses(message).empty() && !said.empty()) console.dim(said);
+    };
+  }
   if (stream_json) {
     s.lane->set_observer(s.job_events.observer());
     // Job events are written by this thread between model calls and tools.
@@ -99,6 +110,11 @@ int run_print_mode(Session& s, const CliOptions& options) {
       json_out.emit(std::move(result));
     }
     console.end_text();
+    if (!stream_json && !final_text.empty()) {
+      std::fputs(final_text.c_str(), stdout);
+      if (final_text.back() != '\n') std::fputc('\n', stdout);
+      std::fflush(stdout);
+    }
     if (!error.empty()) console.error(error);  // stderr, in both formats
     return code;
   };

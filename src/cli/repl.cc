@@ -71,7 +71,7 @@ class Repl {
                    " messages)");
     }
     input_ = make_line_input(terminal_, s_.data_dir + "/history");
-    input_->start(kPrompt);
+    input_->start(prompt());
     while (!done_) step();
     input_->stop();
     input_.reset();  // writes the history
@@ -79,6 +79,14 @@ class Repl {
   }
 
  private:
+  // "[2 running] meanwhile> " while this session's jobs run, so they are never out of mind.
+  std::string prompt() const {
+    std::size_t running = 0;
+    for (const JobInfo& job : s_.active_jobs())
+      if (job.status == JobStatus::running) ++running;
+    return running == 0 ? kPrompt : "[" + std::to_string(running) + " running] " + kPrompt;
+  }
+
   void step() {
     const bool wake = options_.wake == "auto";
     pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
@@ -93,7 +101,7 @@ class Repl {
       s_.interrupt->reset();
       input_->stop();
       std::fputs("\n", stdout);
-      input_->start(kPrompt);
+      input_->start(prompt());
       return;
     }
     if (wake && s_.lane->pending_notes() > 0) {
@@ -107,7 +115,7 @@ class Repl {
         if (!line) break;
         input_->stop();
         handle(*line);
-        if (!done_) input_->start(kPrompt);
+        if (!done_) input_->start(prompt());
       }
       if (!done_ && input_->eof()) {
         input_->stop();
@@ -116,7 +124,7 @@ class Repl {
           done_ = true;
         } else {
           input_ = make_line_input(terminal_, s_.data_dir + "/history");
-          input_->start(kPrompt);
+          input_->start(prompt());
         }
       }
     }
@@ -129,7 +137,7 @@ class Repl {
     input_->stop();
     input_->erase_line();
     turn(json::array());
-    input_->start(kPrompt);
+    input_->start(prompt());
     input_->restore(typed);
   }
 
@@ -144,7 +152,12 @@ class Repl {
         console_.info("⏹ interrupted (background jobs keep running)");
         break;
       case agent::Stop::error:
-        console_.error(outcome.error + " (the conversation is kept; send a message to retry)");
+        // A refused key or an unknown model says its fix (in the error); retrying cannot help.
+        if (outcome.error_code == ErrorCode::permission_denied ||
+            outcome.error_code == ErrorCode::not_found)
+          console_.error(outcome.error + " (the conversation is kept)");
+        else
+          console_.error(outcome.error + " (the conversation is kept; send a message to retry)");
         break;
       case agent::Stop::max_turns:
         console_.info("(stopped after --max-turns " + std::to_string(options_.max_turns) +

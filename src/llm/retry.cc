@@ -59,8 +59,8 @@ Result<Response> run_with_retries(const RetryPolicy& policy, const StreamHandler
     auto& failure = std::get<AttemptError>(result);
     if (failure.cancelled || (cancel && cancel->load())) return make_error("interrupted");
     if (!failure.retryable || tries >= max_tries) {
-      if (tries == 1) return make_error(failure.message);
-      return make_error(fmt::format("{} (after {} tries)", failure.message, tries));
+      if (tries == 1) return make_error(failure.code, failure.message);
+      return make_error(failure.code, fmt::format("{} (after {} tries)", failure.message, tries));
     }
     milliseconds wait = backoff_delay(policy, tries, failure.retry_after, rng);
     if (handler.on_retry) handler.on_retry(tries, failure.message, wait);

@@ -24,6 +24,9 @@ struct AttemptError {
   bool retryable = false;
   bool cancelled = false;  // the caller cancelled: stop at once, "interrupted"
   std::optional<std::chrono::milliseconds> retry_after;
+  // What the caller can do about it: permission_denied (401/403: the key), not_found (404: the
+  // model id), else internal.
+  ErrorCode code = ErrorCode::internal;
 };
 
 using Attempt = std::variant<Response, AttemptError>;

@@ -53,9 +53,12 @@ Attempt stream_attempt(HttpClient& client, const StreamRequest& request, StreamD
       break;
   }
   if (out.status < 200 || out.status >= 300) {
+    const ErrorCode code = out.status == 401 || out.status == 403 ? ErrorCode::permission_denied
+                           : out.status == 404                    ? ErrorCode::not_found
+                                                                  : ErrorCode::internal;
     return AttemptError{
         fmt::format("{} {}", out.status, api_error_message(out.status, out.reason, out.body)),
-        is_retryable_status(out.status), false, out.retry_after};
+        is_retryable_status(out.status), false, out.retry_after, code};
   }
   if (Status end = parser.finish(); !end.ok()) {
     return AttemptError{end.error(), true, false, std::nullopt};
@@ -79,7 +82,19 @@ Result<Response> send_streaming(
     std::unique_ptr<StreamDecoder> decoder = make_decoder(handler);
     return stream_attempt(client, request, *decoder, cancel);
   });
-  if (!result.ok()) return make_error(redact(result.error(), config.api_key));
+  if (!result.ok()) {
+    // The error names its fix: a refused key or an unknown model is not cured by retrying.
+    const ErrorCode code = result.error_info().code;
+    const std::string key_var = config.kind == "openai" ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
+    std::string message = redact(result.error(), config.api_key);
+    if (code == ErrorCode::permission_denied)
+      message += fmt::format(": the API key was refused; check {} (in the environment or .env)",
+                             key_var);
+    else if (code == ErrorCode::not_found)
+      message += fmt::format(": is the model id \"{}\" right? Set MODEL_ID or --model",
+                             config.model);
+    return make_error(code, std::move(message));
+  }
   return result;
 }
 

@@ -54,6 +54,25 @@ TEST(DotEnvTrust, AnEndpointFromDotEnvIsIgnoredForAKeyFromTheEnvironment) {
   EXPECT_THAT(warnings[0], HasSubstr("LLM_PROVIDER"));
 }
 
+TEST(ProviderConfig, ALocalOpenAiCompatibleServerNeedsNoKey) {
+  auto local = resolve_provider_config(
+      {}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"}}),
+      {}, nullptr);
+  ASSERT_TRUE(local.ok()) << local.error();
+  EXPECT_EQ(local->api_key, "");
+  EXPECT_EQ(local->base_url, "http://127.0.0.1:8080/v1");
+  // OpenAI itself, or no URL at all, still needs one; so does Anthropic.
+  for (const char* url : {"https://api.openai.com/v1", ""}) {
+    auto official = resolve_provider_config(
+        {}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_BASE_URL", url}}), {}, nullptr);
+    ASSERT_FALSE(official.ok()) << url;
+    EXPECT_THAT(official.error(), HasSubstr("set OPENAI_API_KEY"));
+  }
+  auto anthropic = resolve_provider_config(
+      {}, env_of({{"ANTHROPIC_BASE_URL", "http://127.0.0.1:9/"}}), {}, nullptr);
+  EXPECT_FALSE(anthropic.ok());
+}
+
 TEST(DotEnvTrust, AKeyAndEndpointBothFromDotEnvOrTheEnvironmentAreUsed) {
   std::vector<std::string> warnings;
   auto f = resolve_provider_config(

@@ -62,7 +62,27 @@ TEST(E2eFaults, UnauthorizedExitsOneWithTheApiMessageAndNoRetry) {
   RunResult r = run_simple(dir, server);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("invalid x-api-key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the API key was refused; check ANTHROPIC_API_KEY (in the environment or "
+                       ".env)"),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(server.log().size(), 1u);
+}
+
+TEST(E2eFaults, AnUnknownModelSaysHowToChooseAnother) {
+  TempDir dir;
+  FakeServer server(dir, {{{"status", 404},
+                           {"error_type", "not_found_error"},
+                           {"error_message", "model: claude-nope"}}});
+  Env env = anthropic_env(dir, server);
+  env["MODEL_ID"] = "claude-nope";
+  RunResult r = run_meanwhile({"-p", "hello"}, dir.path(), env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("model: claude-nope"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is the model id \"claude-nope\" right? Set MODEL_ID or --model"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(server.log().size(), 1u) << "a 404 is not retried";
 }
 
 TEST(E2eFaults, FiveFailuresGiveUpWithExitOne) {

@@ -119,7 +119,7 @@ TEST(E2eRepl, JobsListAndWakeUpWhileTheUserIsTypingKeepsTheHalfTypedLine) {
   ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
   term.type("start a job\r");
   ASSERT_TRUE(term.expect("Started; I will hear about it.")) << term.output();
-  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  ASSERT_TRUE(term.expect(std::string("[1 running] ") + kPrompt)) << term.output();
   term.type("/jobs\r");
   ASSERT_TRUE(term.expect("repl job")) << term.output();
   EXPECT_NE(term.since_mark().find("running"), std::string::npos);
@@ -219,6 +219,29 @@ TEST(E2eRepl, AskModeWaitsForAKeyBeforeEachCommandAndAlwaysIsRemembered) {
   const std::string rules = read_file(dir.file("config/meanwhile/permissions.json"));
   EXPECT_NE(rules.find("\"pattern\": \"touch\""), std::string::npos) << rules;
   EXPECT_NE(rules.find(dir.path()), std::string::npos) << rules;
+  term.type("\x04");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
+// A failed job's note is marked as one (red on a terminal, and "✗" for NO_COLOR, which turns
+// every colour off).
+TEST(E2eRepl, AFailureNoteStandsOutAndNoColorIsHonoured) {
+  TempDir dir;
+  FakeServer server(dir, {
+                             turn({tool_use("background_run", {{"command", "sleep 0.5; exit 3"}})}),
+                             turn({text_block("Started.")}),
+                             turn({text_block("It failed.")}),
+                         });
+  Env env = anthropic_env(dir, server);
+  env["NO_COLOR"] = "1";
+  Terminal term(dir.path(), env, kAuto);
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("run it\r");
+  ASSERT_TRUE(term.expect("✗ background: task 1")) << term.output();
+  ASSERT_TRUE(term.expect("It failed.")) << term.output();
+  EXPECT_EQ(term.output().find("\033[1;"), std::string::npos) << "no colour with NO_COLOR";
+  EXPECT_EQ(term.output().find("\033[2m"), std::string::npos) << "no dimming with NO_COLOR";
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
   term.type("\x04");
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
 }

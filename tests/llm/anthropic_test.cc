@@ -201,7 +201,10 @@ TEST(AnthropicProvider, Unauthorized401IsNotRetried) {
   Recorder recorder;
   auto response = anthropic(*server)->send(user_says("hi"), recorder.handler(), nullptr);
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.error(), "401 invalid x-api-key");
+  EXPECT_EQ(response.error(),
+            "401 invalid x-api-key: the API key was refused; check ANTHROPIC_API_KEY (in the "
+            "environment or .env)");
+  EXPECT_EQ(response.error_info().code, ErrorCode::permission_denied);
   EXPECT_TRUE(recorder.retries.empty());
   EXPECT_EQ(server->requests().size(), 1u);
 }

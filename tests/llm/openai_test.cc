@@ -153,7 +153,10 @@ TEST(OpenAiProvider, MapsErrorsAndRetries) {
   Recorder recorder;
   auto response = openai(*server)->send(user_says("hi"), recorder.handler(), nullptr);
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.error(), "401 Incorrect API key provided (after 2 tries)");
+  EXPECT_EQ(response.error(),
+            "401 Incorrect API key provided (after 2 tries): the API key was refused; check "
+            "OPENAI_API_KEY (in the environment or .env)");
+  EXPECT_EQ(response.error_info().code, ErrorCode::permission_denied);
   ASSERT_EQ(recorder.retries.size(), 1u);
   EXPECT_EQ(recorder.retries[0].reason, "429 rate limited (fake_model_server)");
   EXPECT_EQ(server->requests().size(), 2u);
