@@ -1,5 +1,6 @@
 #include "agent/loop.h"
 
+#include "agent/compaction.h"
 #include "agent/conversation.h"
 #include "lane/text.h"
 
@@ -69,17 +70,74 @@ RunOutcome Loop::run_user_text(std::string_view text, int max_calls) {
   return run(blocks, {}, max_calls);
 }
 
-Result<llm::Response> Loop::call_model() {
+llm::Request Loop::request_for(const json& messages) const {
   llm::Request request;
   request.model = options_.model;
   request.system = options_.system_prompt;
-  request.messages = messages_;
+  request.messages = messages;
   request.tools = tool_defs_;
   request.max_tokens = options_.max_tokens;
+  return request;
+}
+
+Result<llm::Response> Loop::call_model() {
+  llm::Request request = request_for(messages_);
   llm::StreamHandler handler;
   handler.on_text = events_.on_text;
   handler.on_retry = events_.on_retry;
-  return provider_.send(request, handler, ctx_.cancel);
+  last_estimate_ = estimate_tokens(request);
+  auto response = provider_.send(request, handler, ctx_.cancel);
+  last_reported_ = response ? reported_input_tokens(response->usage) : 0;
+  return response;
+}
+
+std::size_t Loop::next_request_tokens() const {
+  const std::size_t estimate = estimate_tokens(request_for(messages_));
+  // The API counts better than 4 bytes a token: add what it saw beyond our last estimate.
+  if (last_reported_ > last_estimate_) return estimate + (last_reported_ - last_estimate_);
+  return estimate;
+}
+
+Result<std::size_t> Loop::compact() {
+  auto split = compaction_split(messages_);
+  if (!split) {
+    return make_error(ErrorCode::failed_precondition,
+                      "nothing to compact yet: there is no earlier turn to summarise");
+  }
+  const std::size_t before = next_request_tokens();
+  llm::StreamHandler handler;  // the summary is not shown as it streams
+  handler.on_retry = events_.on_retry;
+  auto response = provider_.send(summary_request(request_for(messages_), messages_, *split),
+                                 handler, ctx_.cancel);
+  if (!response) return make_error(response.error_info().code, "compaction: " + response.error());
+  const std::string summary = message_text(json{{"content", response->content}});
+  if (summary.empty()) return make_error("compaction: the model returned an empty summary");
+
+  json kept = json::array();
+  for (std::size_t i = *split; i < messages_.size(); ++i) kept.push_back(std::move(messages_[i]));
+  json& first = kept[0]["content"];
+  if (first.is_string()) first = json::array({text_block(first.get<std::string>())});
+  first.insert(first.begin(), text_block(summary_text(summary)));
+  messages_ = std::move(kept);
+  settled_ = settled_ > *split ? settled_ - *split : 0;
+  last_estimate_ = last_reported_ = 0;
+  live_jobs_due_ = true;
+  if (events_.on_compacted) events_.on_compacted(*split, before);
+  return *split;
+}
+
+void Loop::prepare_request() {
+  if (options_.context_window > 0 &&
+      static_cast<double>(next_request_tokens()) >
+          kCompactAt * static_cast<double>(options_.context_window)) {
+    // A failure (nothing older to summarise, the provider) leaves the request as it is: it may
+    // still fit, and a provider error shows on the request itself.
+    (void)compact();
+  }
+  if (live_jobs_due_) {
+    add_user_blocks(messages_, json::array({text_block(live_jobs_text(ctx_.lane))}));
+    live_jobs_due_ = false;
+  }
 }
 
 std::optional<ToolResult> Loop::permission_refusal(const std::string& name, const json& input) {
@@ -166,6 +224,7 @@ RunOutcome Loop::run(const json& user_blocks, std::vector<Note> notes, int max_c
       return outcome;
     }
 
+    prepare_request();
     ++outcome.model_calls;
     if (events_.on_request) events_.on_request(outcome.model_calls);
     auto response = call_model();

@@ -38,6 +38,8 @@ struct LoopEvents {
   // A call needs the user's yes (LoopOptions::permissions in ask mode). Unset: there is no one
   // to ask, and the call is refused with an error that says so.
   std::function<Answer(const PermissionRequest& request)> on_permission;
+  // Older turns were replaced by a summary: how many messages, and the estimated tokens before.
+  std::function<void(std::size_t replaced, std::size_t tokens_before)> on_compacted;
 };
 
 struct LoopOptions {
@@ -46,6 +48,9 @@ struct LoopOptions {
   int max_tokens = 8192;
   // Which calls run, ask or are refused; null runs everything (as --permission-mode auto).
   Permissions* permissions = nullptr;
+  // Input budget of one request, in tokens (--context-window); 0: never compact. When the next
+  // request would pass kCompactAt of it, older turns are summarised first (compaction.h).
+  std::size_t context_window = 0;
 };
 
 enum class Stop {
@@ -57,10 +62,10 @@ enum class Stop {
 
 struct RunOutcome {
   Stop stop = Stop::end_turn;
-  std::string error;       // Stop::error
+  std::string error;                           // Stop::error
   ErrorCode error_code = ErrorCode::internal;  // Stop::error: permission_denied, not_found, …
-  std::string final_text;  // text of the last assistant turn
-  int model_calls = 0;     // calls made by this run
+  std::string final_text;                      // text of the last assistant turn
+  int model_calls = 0;                         // calls made by this run
 };
 
 // The system prompt: the tools and how to use the background lane.
@@ -84,6 +89,15 @@ class Loop {
   RunOutcome run_user_text(std::string_view text, int max_calls = 0);
 
   const nlohmann::json& messages() const { return messages_; }
+  // Replaces the turns before the last one the user opened with a summary the model writes (a
+  // request of its own), and puts a live-jobs block in the next user turn. Returns how many
+  // messages were replaced; an error (nothing older to summarise, the provider failed) leaves
+  // the conversation as it was.
+  Result<std::size_t> compact();
+  // The next user turn carries a live-jobs block (a resumed session: --continue).
+  void mark_live_jobs_due() { live_jobs_due_ = true; }
+  // The estimated input tokens of the next request (the conversation as it is now).
+  std::size_t next_request_tokens() const;
   // Replaces the conversation (e.g. a resumed session). Messages before `settled` count as
   // already written to the transcript.
   void set_messages(nlohmann::json messages, std::size_t settled);
@@ -92,6 +106,9 @@ class Loop {
  private:
   // Calls the model once with the conversation; appends the answer.
   Result<llm::Response> call_model();
+  llm::Request request_for(const nlohmann::json& messages) const;
+  // Before a request: compacts when it would pass the budget, adds the live-jobs block when due.
+  void prepare_request();
   // Runs the tool_use blocks of the last assistant turn; returns the tool_result blocks.
   nlohmann::json run_tools(const nlohmann::json& assistant_message, bool* interrupted);
   void settle();  // reports messages [settled_, size) through on_message
@@ -108,6 +125,11 @@ class Loop {
   nlohmann::json messages_ = nlohmann::json::array();
   std::size_t settled_ = 0;
   nlohmann::json tool_defs_ = nlohmann::json::array();
+  bool live_jobs_due_ = false;
+  // The last request's estimate and the input tokens its response reported: the next estimate
+  // is corrected by their difference.
+  std::size_t last_estimate_ = 0;
+  std::size_t last_reported_ = 0;
 };
 
 }  // namespace meanwhile::agent

@@ -171,6 +171,11 @@ agent::LoopEvents Console::loop_events() {
     std::fputc('\n', info_out_);
     std::fflush(info_out_);
   };
+  events.on_compacted = [this](std::size_t replaced, std::size_t tokens) {
+    dim("(compacted: " + std::to_string(replaced) + " earlier messages, about " +
+        std::to_string(tokens) +
+        " tokens, replaced by a summary; the next request lists every live job)");
+  };
   events.on_background_results = [this](const std::vector<Note>& list, const std::string&) {
     notes(list);
   };

@@ -123,6 +123,10 @@ int main(int argc, char** argv) {
       ->needs(print_opt)
       ->capture_default_str();
   app.add_flag("--continue", o.resume, "Resume the last session of this workspace");
+  app.add_option("--context-window", o.context_window,
+                 "Input budget of one request, in tokens (default: the model's, 200000 for "
+                 "Claude, else 128000); past 80% of it older turns are summarised")
+      ->check(CLI::Range(std::size_t{1000}, std::size_t{100000000}));
   app.add_option("--permission-mode", o.permission_mode,
                  "ask: bash, background_run, write_file and edit_file wait for your y / n / a "
                  "(always: saved per workspace in ~/.config/meanwhile/permissions.json), the "

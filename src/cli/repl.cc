@@ -25,6 +25,8 @@ constexpr const char* kHelp =
     "  /kill ID       stop a job (and everything it started)\n"
     "  /wait          wait for the next job to finish and hand it to the model\n"
     "  /clear         start a new conversation (jobs keep running)\n"
+    "  /compact       summarise the older turns now (also done by itself near the\n"
+    "                 --context-window); the next turn lists every live job\n"
     "  /help          this help\n"
     "  /exit          leave (asks first when jobs are still running)\n"
     "Ctrl+C interrupts the model or the running tool (never background jobs), or clears the\n"
@@ -204,6 +206,9 @@ class Repl {
       console_.info(killed ? "killing task " + arg : "error: " + killed.error());
     } else if (cmd == "/wait") {
       wait_for_job();
+    } else if (cmd == "/compact") {
+      auto compacted = s_.loop->compact();
+      if (!compacted) console_.info("not compacted: " + compacted.error());
     } else if (cmd == "/clear") {
       s_.clear_conversation();
       console_.info("conversation cleared; background jobs keep running");

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "agent/compaction.h"
 #include "agent/config.h"
 #include "base/secrets.h"
 
@@ -32,6 +33,7 @@ std::unique_ptr<Session> Session::open(const CliOptions& options, int* exit_code
     return nullptr;
   }
   s->workspace = ws.string();
+  s->context_window = options.context_window;
   s->data_dir = s->workspace + "/.meanwhile";
 
   agent::DotEnv dotenv = agent::load_dotenv(s->workspace);
@@ -126,6 +128,8 @@ void Session::start_loop(agent::LoopEvents events) {
   agent::LoopOptions loop_options;
   loop_options.model = config.model;
   loop_options.permissions = permissions.get();
+  loop_options.context_window =
+      context_window > 0 ? context_window : agent::default_context_window(config.model);
   loop = std::make_unique<agent::Loop>(*provider, registry, *tool_context, loop_options,
                                        std::move(events));
   if (!resumed_.empty()) {
@@ -133,6 +137,7 @@ void Session::start_loop(agent::LoopEvents events) {
     // A trailing user turn was added by the repair and is not in the file yet.
     std::size_t settled = resumed_.back().value("role", "") == "user" ? n - 1 : n;
     loop->set_messages(std::move(resumed_), settled);
+    loop->mark_live_jobs_due();  // the conversation's ids may be stale: the store's are not
     resumed_ = nlohmann::json();
   }
 }

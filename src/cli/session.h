@@ -31,6 +31,7 @@ struct CliOptions {
   std::string workspace;           // empty: the current directory
   std::string executor = "local";  // --executor / MEANWHILE_EXECUTOR: local or slurm
   std::string permission_mode;     // ask, auto or read-only; empty: ask in the REPL, auto in -p
+  std::size_t context_window = 0;  // tokens; 0: the model's default
 };
 
 // Exit codes.
@@ -61,6 +62,7 @@ class Session {
   ToolRegistry registry;
   std::unique_ptr<ToolContext> tool_context;
   std::unique_ptr<agent::Permissions> permissions;
+  std::size_t context_window = 0;  // CliOptions::context_window
   std::optional<agent::Transcript> transcript;
   std::unique_ptr<agent::Loop> loop;
 

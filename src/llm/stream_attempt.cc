@@ -88,11 +88,11 @@ Result<Response> send_streaming(
     const std::string key_var = config.kind == "openai" ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
     std::string message = redact(result.error(), config.api_key);
     if (code == ErrorCode::permission_denied)
-      message += fmt::format(": the API key was refused; check {} (in the environment or .env)",
-                             key_var);
+      message +=
+          fmt::format(": the API key was refused; check {} (in the environment or .env)", key_var);
     else if (code == ErrorCode::not_found)
-      message += fmt::format(": is the model id \"{}\" right? Set MODEL_ID or --model",
-                             config.model);
+      message +=
+          fmt::format(": is the model id \"{}\" right? Set MODEL_ID or --model", config.model);
     return make_error(code, std::move(message));
   }
   return result;

@@ -56,8 +56,8 @@ TEST(DotEnvTrust, AnEndpointFromDotEnvIsIgnoredForAKeyFromTheEnvironment) {
 
 TEST(ProviderConfig, ALocalOpenAiCompatibleServerNeedsNoKey) {
   auto local = resolve_provider_config(
-      {}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"}}),
-      {}, nullptr);
+      {}, env_of({{"LLM_PROVIDER", "openai"}, {"OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"}}), {},
+      nullptr);
   ASSERT_TRUE(local.ok()) << local.error();
   EXPECT_EQ(local->api_key, "");
   EXPECT_EQ(local->base_url, "http://127.0.0.1:8080/v1");

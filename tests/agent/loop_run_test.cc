@@ -303,3 +303,99 @@ TEST_F(LoopPermissionsTest, AskWithNoOneToAskRefusesAndSaysHowToAllow) {
 
 }  // namespace
 }  // namespace meanwhile::agent
+
+namespace meanwhile::agent {
+namespace {
+
+using namespace testing;
+
+// Compaction against the in-process provider: the summary is a request of its own, the kept
+// turns are valid to send, and the next request names every live job from the store.
+class LoopCompactionTest : public LoopTest {
+ protected:
+  Loop make_compacting_loop(std::size_t window) {
+    LoopEvents events;
+    events.on_compacted = [this](std::size_t replaced, std::size_t) {
+      compacted.push_back(replaced);
+    };
+    LoopOptions options{"test-model", "", 1024};
+    options.context_window = window;
+    return Loop(provider, registry, *ctx, options, events);
+  }
+  std::vector<std::size_t> compacted;
+};
+
+TEST_F(LoopCompactionTest, PastTheBudgetOlderTurnsBecomeASummaryAndEveryLiveJobIsNamed) {
+  JobSpec spec;
+  spec.command = "sleep 30";
+  spec.label = "dev server";
+  auto job = lane->submit(spec);
+  ASSERT_TRUE(job) << job.error();
+  ASSERT_TRUE(lane->wait_started(*job, std::chrono::seconds(10)));
+  provider.replies = {reply({text("first answer")}), reply({text("SUMMARY: the user asked twice")}),
+                      reply({text("second answer")})};
+  Loop loop = make_compacting_loop(1000);  // 800 tokens: about 3,200 bytes
+  EXPECT_EQ(loop.run_user_text("first: " + std::string(4000, 'x')).stop, Stop::end_turn);
+  EXPECT_TRUE(compacted.empty()) << "one turn: nothing older to summarise";
+  EXPECT_EQ(loop.run_user_text("second question").stop, Stop::end_turn);
+  ASSERT_EQ(provider.requests.size(), 3u);
+
+  const llm::Request& summary = provider.requests[1];
+  EXPECT_NE(summary.system.find("compact"), std::string::npos) << summary.system;
+  ASSERT_EQ(summary.messages.size(), 3u);  // first question, first answer, the ask
+  EXPECT_EQ(summary.messages[2]["role"], "user");
+  EXPECT_FALSE(summary.tools.empty()) << "the history may hold tool_use blocks";
+
+  const json& sent = provider.requests[2].messages;
+  ASSERT_EQ(sent.size(), 1u) << sent.dump();
+  EXPECT_EQ(sent[0]["role"], "user");
+  const json& blocks = sent[0]["content"];
+  ASSERT_EQ(blocks.size(), 3u) << blocks.dump();
+  EXPECT_NE(blocks[0]["text"].get<std::string>().find("SUMMARY: the user asked twice"),
+            std::string::npos);
+  EXPECT_EQ(blocks[1]["text"], "second question");
+  const std::string live = blocks[2]["text"];
+  EXPECT_EQ(live.rfind("<live-jobs>", 0), 0u) << live;
+  EXPECT_NE(live.find("[task " + *job + "] `sleep 30` (dev server) running"), std::string::npos)
+      << live;
+  EXPECT_EQ(compacted, std::vector<std::size_t>{2});
+  EXPECT_EQ(loop.messages().size(), 2u);  // the kept turn and its answer
+  (void)lane->kill(*job);
+}
+
+TEST_F(LoopCompactionTest, CompactOnDemandNeedsAnEarlierTurnAndKeepsTheConversationOnFailure) {
+  provider.replies = {reply({text("one")})};
+  Loop loop = make_compacting_loop(0);
+  EXPECT_EQ(loop.run_user_text("hello").stop, Stop::end_turn);
+  auto nothing = loop.compact();
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(nothing.error_info().code, ErrorCode::failed_precondition);
+  EXPECT_EQ(loop.messages().size(), 2u);
+  // The provider failing: nothing is replaced.
+  loop.set_messages(json::array({{{"role", "user"}, {"content", "a"}},
+                                 {{"role", "assistant"}, {"content", "b"}},
+                                 {{"role", "user"}, {"content", "c"}},
+                                 {{"role", "assistant"}, {"content", "d"}}}),
+                    4);
+  auto failed = loop.compact();  // no replies left: the provider errs
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().find("compaction: "), std::string::npos);
+  EXPECT_EQ(loop.messages().size(), 4u);
+}
+
+TEST_F(LoopCompactionTest, AResumedSessionsFirstRequestListsTheLiveJobs) {
+  provider.replies = {reply({text("resumed")})};
+  Loop loop = make_compacting_loop(0);
+  loop.set_messages(json::array({{{"role", "user"}, {"content", "earlier"}},
+                                 {{"role", "assistant"}, {"content", "ok"}}}),
+                    2);
+  loop.mark_live_jobs_due();
+  EXPECT_EQ(loop.run_user_text("go on").stop, Stop::end_turn);
+  const json& last = provider.requests[0].messages.back();
+  EXPECT_NE(last.dump().find("<live-jobs>\\nno background job is queued or running"),
+            std::string::npos)
+      << last.dump();
+}
+
+}  // namespace
+}  // namespace meanwhile::agent

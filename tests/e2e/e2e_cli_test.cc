@@ -12,8 +12,8 @@ TEST(E2eCli, PrintOnlyFlagsAreRefusedWithoutP) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--output-format", "stream-json"},
         std::vector<std::string>{"--max-wait", "5"}}) {
-    RunResult r = run_meanwhile(args, dir.path(), base_env(dir.path()), std::chrono::seconds(20),
-                                "");
+    RunResult r =
+        run_meanwhile(args, dir.path(), base_env(dir.path()), std::chrono::seconds(20), "");
     EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
     EXPECT_NE(r.err.find(args[0]), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("-p"), std::string::npos) << r.err;
@@ -49,6 +49,48 @@ TEST(E2eCli, HelpTellsTheTruthAboutModesAndWake) {
   for (const char* said : {"--permission-mode", "read-only", "the default with -p",
                            "killing the jobs still running", "With -p: seconds to wait"})
     EXPECT_NE(r.out.find(said), std::string::npos) << said << "\n" << r.out;
+}
+
+}  // namespace
+}  // namespace e2e
+
+namespace e2e {
+namespace {
+
+// A tiny --context-window against the fake server (which checks every request as the API
+// would): the older turns become a summary, and the request after it names the live job.
+// 6,000 tokens: the system prompt and the tools are about 3,700, so the 12,000-byte tool output
+// passes 80% (4,800) and the compacted conversation does not.
+TEST(E2eCli, ATinyContextWindowCompactsAndTheNextRequestNamesEveryLiveJob) {
+  TempDir dir;
+  FakeServer server(
+      dir,
+      {
+          turn({tool_use("background_run", {{"command", "sleep 4"}, {"label", "dev server"}})}),
+          turn({tool_use("bash", {{"command", "head -c 12000 /dev/zero | tr '\\0' x"}})}),
+          turn({tool_use("background_run", {{"command", "sleep 0.5; echo built"}})}),
+          turn({text_block("Waiting for the build.")}),
+          turn({text_block("SUMMARY: a dev server runs as task 1; a build ran.")}),
+          turn({text_block("The build is done; the server still runs.")}),
+          turn({text_block("All done.")}),
+      });
+  RunResult r = run_meanwhile({"-p", "start the server and build", "--context-window", "6000"},
+                              dir.path(), anthropic_env(dir, server));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "All done.\n");
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 7u) << r.err;
+  const json& summary = log[4]["request"];
+  EXPECT_NE(all_text(summary["system"]).find("compact"), std::string::npos) << summary.dump();
+  const json& after = log[5]["request"];
+  ASSERT_EQ(after["messages"].size(), 1u) << after.dump();
+  const std::string sent = all_text(after["messages"]);
+  EXPECT_NE(sent.find("<conversation-summary>"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("SUMMARY: a dev server runs as task 1"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("<background-results>"), std::string::npos) << "the build's note" << sent;
+  EXPECT_NE(sent.find("<live-jobs>\n[task 1] `sleep 4` (dev server) running"), std::string::npos)
+      << sent;
+  EXPECT_NE(r.err.find("(compacted: "), std::string::npos) << r.err;
 }
 
 }  // namespace

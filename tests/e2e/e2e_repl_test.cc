@@ -246,6 +246,40 @@ TEST(E2eRepl, AFailureNoteStandsOutAndNoColorIsHonoured) {
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
 }
 
+// /compact on demand: the earlier turns become the model's summary, and the next request carries
+// it and the live-jobs block.
+TEST(E2eRepl, SlashCompactSummarisesAndTheNextTurnListsTheLiveJobs) {
+  TempDir dir;
+  FakeServer server(dir, {
+                             turn({text_block("one")}),
+                             turn({text_block("two")}),
+                             turn({text_block("SUMMARY: asked first and second")}),
+                             turn({text_block("three")}),
+                         });
+  Terminal term(dir.path(), anthropic_env(dir, server), kAuto);
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("first\r");
+  ASSERT_TRUE(term.expect("one")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("second\r");
+  ASSERT_TRUE(term.expect("two")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("/compact\r");
+  ASSERT_TRUE(term.expect("(compacted: 2 earlier messages")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("third\r");
+  ASSERT_TRUE(term.expect("three")) << term.output();
+  auto log = server.answered();
+  ASSERT_EQ(log.size(), 4u);
+  const json& sent = log[3]["request"]["messages"];
+  ASSERT_EQ(sent.size(), 3u) << sent.dump();  // second (with the summary), two, third
+  EXPECT_NE(all_text(sent[0]).find("SUMMARY: asked first and second"), std::string::npos);
+  EXPECT_NE(all_text(sent[2]).find("<live-jobs>"), std::string::npos) << sent.dump();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("\x04");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
 TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   TempDir dir;
   FakeServer server(
