@@ -145,6 +145,11 @@ void Session::handle_request(const json& id, const std::string& method, const js
     return run_async(id, Pool::blocking,
                      [this, id, params](const Cancel& cancel) { task_result(id, params, cancel); });
   }
+  if (method == "resources/list") return list_resources(id, params);
+  if (method == "resources/templates/list") return list_resource_templates(id, params);
+  if (method == "resources/read") return read_resource(id, params);
+  if (method == "resources/subscribe") return subscribe_resource(id, params, true);
+  if (method == "resources/unsubscribe") return subscribe_resource(id, params, false);
   if (method == "tasks/get") return get_task(id, params);
   if (method == "tasks/list") return list_tasks(id, params);
   if (method == "tasks/cancel") return cancel_task(id, params);
@@ -189,7 +194,9 @@ void Session::initialize(const json& id, const json& params) {
   }
   log("{} asked for protocol {}; speaking {}", client, *requested, protocol_version_);
 
-  json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+  json capabilities = {{"tools", {{"listChanged", false}}},
+                       {"logging", json::object()},
+                       {"resources", {{"subscribe", true}, {"listChanged", true}}}};
   if (features_.tasks) {
     capabilities["tasks"] = {{"list", json::object()},
                              {"cancel", json::object()},

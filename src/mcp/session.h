@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -103,6 +104,13 @@ class Session {
   // Notes taken for a result that was never sent: the next result carries them.
   void keep_pending_notes(std::vector<Note> notes);
 
+  // Resources: job logs (session_resources.cc).
+  void list_resources(const json& id, const json& params);
+  void list_resource_templates(const json& id, const json& params);
+  void read_resource(const json& id, const json& params);
+  void subscribe_resource(const json& id, const json& params, bool subscribe);
+  void announce_resource_changes(const JobInfo& job);
+
   // Tasks (session_tasks.cc).
   void get_task(const json& id, const json& params);
   void task_result(const json& id, const json& params, const Cancel& cancel);
@@ -131,6 +139,9 @@ class Session {
   std::size_t outstanding_ = 0;             // requests posted and not finished (ids may repeat)
 
   TaskTable tasks_;
+
+  std::mutex subscriptions_mu_;
+  std::set<JobId> subscriptions_;  // jobs whose log resource a client subscribed to
 
   std::mutex carried_mu_;
   std::vector<Note> carried_;  // drained for a response that was then not sent

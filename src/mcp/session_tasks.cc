@@ -132,6 +132,7 @@ void Session::events_loop() {
                                               task_to_json(*changed, options_.poll_interval)),
                    /*droppable=*/true);
     }
+    announce_resource_changes(job);
     if (meanwhile::is_terminal(job.status)) announce_finished(job);
     lock.lock();
   }
