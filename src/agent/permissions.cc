@@ -170,7 +170,8 @@ bool Permissions::allowed(const AllowRule& wanted) const {
       const std::string& path = wanted.pattern;
       if (path.empty()) continue;  // outside the workspace: always asks
       if (path == rule.pattern) return true;
-      if (rule.pattern.back() == '/' && path.rfind(rule.pattern, 0) == 0) return true;
+      if (!rule.pattern.empty() && rule.pattern.back() == '/' && path.rfind(rule.pattern, 0) == 0)
+        return true;
     }
   }
   return false;
@@ -218,6 +219,9 @@ PermissionCheck Permissions::check(const std::string& tool, const json& input) c
 }
 
 Status Permissions::allow(const AllowRule& rule) {
+  // An empty pattern would match every call (a call without a path asks for one): never kept.
+  if (trimmed(rule.pattern).empty())
+    return make_error(ErrorCode::invalid_argument, "an allow-rule needs a pattern");
   if (std::find(rules_.begin(), rules_.end(), rule) != rules_.end()) return Ok{};
   rules_.push_back(rule);
   if (rules_path_.empty()) return Ok{};  // for this run only

@@ -84,8 +84,9 @@ void Console::end_text() {
 agent::Answer Console::ask(const agent::PermissionRequest& request, int in_fd, int interrupt_fd) {
   std::string always;
   if (request.rule.kind == "write")
-    always = request.rule.pattern.back() == '/' ? "files under " + request.rule.pattern
-                                                : request.rule.pattern;
+    always = !request.rule.pattern.empty() && request.rule.pattern.back() == '/'
+                 ? "files under " + request.rule.pattern
+                 : request.rule.pattern;
   else
     always = "`" + one_line(request.rule.pattern, 60) + "` (and it with more arguments)";
   // Below the tool's line (it has no newline yet: its result goes there).

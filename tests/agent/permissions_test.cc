@@ -75,6 +75,11 @@ TEST(Permissions, AskShowsWhatWillBeDoneAndWhatAlwaysWouldAllow) {
   // Arguments of the wrong type still get a question, not a crash.
   EXPECT_EQ(p.check("bash", json::array()).verdict, Verdict::ask);
   EXPECT_EQ(p.check("write_file", {{"path", 7}}).verdict, Verdict::ask);
+  // A call without a path offers no rule that could match everything.
+  c = p.check("edit_file", json::object());
+  EXPECT_EQ(c.request.rule.pattern, "");
+  EXPECT_FALSE(p.allow(c.request.rule));
+  EXPECT_TRUE(p.rules().empty());
 }
 
 TEST(Permissions, RulesCoverTheirPrefixButNeverAChainedCommandOrAPathOutside) {
