@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -67,6 +68,27 @@ std::string Console::style(const char* code, const std::string& s) const {
 
 void Console::text(std::string_view delta) {
   if (delta.empty()) return;
+  if (replayed_ != std::string::npos) {
+    // A retry streams the reply from its start: what matches the part already shown is not
+    // shown again.
+    const std::size_t n = std::min(delta.size(), shown_.size() - replayed_);
+    if (shown_.compare(replayed_, n, delta.substr(0, n)) == 0) {
+      replayed_ += n;
+      delta.remove_prefix(n);
+      if (replayed_ < shown_.size()) return;
+      replayed_ = std::string::npos;
+      if (delta.empty()) return;
+      std::fputs("…", text_out_);  // the reply goes on where it was cut
+    } else {
+      // The retried reply differs: show it whole, said as such.
+      const std::string again = shown_.substr(0, replayed_);
+      replayed_ = std::string::npos;
+      shown_.clear();
+      dim("(the retried reply differs from the part above; here it is from its start)");
+      text(again);
+    }
+  }
+  shown_.append(delta.data(), delta.size());
   std::fwrite(delta.data(), 1, delta.size(), text_out_);
   std::fflush(text_out_);
   text_open_ = delta.back() != '\n';
@@ -150,7 +172,11 @@ void Console::notes(const std::vector<Note>& notes) {
 
 agent::LoopEvents Console::loop_events() {
   agent::LoopEvents events;
-  events.on_request = [this](int) { streamed_ = false; };
+  events.on_request = [this](int) {
+    streamed_ = false;
+    shown_.clear();
+    replayed_ = std::string::npos;
+  };
   events.on_text = [this](std::string_view delta) { text(delta); };
   events.on_assistant = [this](const json& message) {
     // Providers that do not stream (the script provider may not) still get their text shown.
@@ -181,6 +207,7 @@ agent::LoopEvents Console::loop_events() {
     notes(list);
   };
   events.on_retry = [this](int attempt, const std::string& why, std::chrono::milliseconds wait) {
+    if (!shown_.empty()) replayed_ = 0;  // the next attempt starts the reply again
     dim("(attempt " + std::to_string(attempt) + " failed: " + one_line(why, 120) +
         "; retrying in " + seconds(wait.count() / 1000.0) + ")");
   };

@@ -42,6 +42,8 @@ class Console {
   bool text_open_ = false;  // streamed text without its final newline
   bool streamed_ = false;   // text arrived through on_text during this model call
   std::string tool_line_;   // the last tool call's line, printed again after a question
+  std::string shown_;       // the reply's text shown during this model call (all attempts)
+  std::size_t replayed_ = std::string::npos;  // after a retry: how much of shown_ came again
 };
 
 // Short forms used in tool lines and job status lines.

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "cli/console.h"
@@ -219,10 +220,24 @@ class Repl {
     }
   }
 
+  // Every queued or running job first (however many foreground calls ended since), then the
+  // newest finished ones.
   void list_jobs() {
-    std::vector<JobInfo> jobs = s_.lane->list(50);
+    constexpr std::size_t kFinishedShown = 10;
+    std::vector<JobInfo> jobs = s_.lane->list(kFinishedShown + 1);
     if (jobs.empty()) console_.info("no background jobs");
-    for (const JobInfo& job : jobs) console_.info(format_job_line(job));
+    std::vector<const JobInfo*> finished;
+    for (const JobInfo& job : jobs) {
+      if (is_terminal(job.status))
+        finished.push_back(&job);
+      else
+        console_.info(format_job_line(job));
+    }
+    const std::size_t shown = std::min(finished.size(), kFinishedShown);
+    for (std::size_t i = finished.size() - shown; i < finished.size(); ++i)
+      console_.info(format_job_line(*finished[i]));
+    if (finished.size() > kFinishedShown)
+      console_.dim("(older finished jobs: check_background, or the store in .meanwhile/)");
   }
 
   void show_output(const std::string& id) {

@@ -1,4 +1,6 @@
 // Session: tools/call, as an ordinary call (with progress and cancellation) or task-augmented.
+#include <fmt/format.h>
+
 #include "mcp/log.h"
 #include "mcp/params.h"
 #include "mcp/session.h"
@@ -7,10 +9,14 @@
 namespace meanwhile::mcp {
 namespace {
 
+// A result carries at most this many notes (each up to a few KiB of output preview); the rest
+// wait for the next result, which the text says.
+constexpr std::size_t kMaxNotesPerResult = 20;
+
 // The seed's drain, for a client that cannot be woken: what happened since the last call rides
 // on this result, in the text and in the structured content, as the agent's
 // <background-results> block rides on its next request.
-void attach_notes(ToolResult& result, const std::vector<Note>& notes) {
+void attach_notes(ToolResult& result, const std::vector<Note>& notes, std::size_t more) {
   if (notes.empty()) return;
   std::string block = "since your last call:";
   nlohmann::json texts = nlohmann::json::array();
@@ -19,6 +25,9 @@ void attach_notes(ToolResult& result, const std::vector<Note>& notes) {
     block += "\n" + text;
     texts.push_back(std::move(text));
   }
+  if (more > 0)
+    block += fmt::format("\n({} more event{} wait for your next call of any meanwhile tool)", more,
+                         more == 1 ? "" : "s");
   result.text += (result.text.empty() || result.text.back() == '\n' ? "\n" : "\n\n") + block;
   if (result.structured.is_object()) result.structured["since_last_call"] = std::move(texts);
 }
@@ -113,7 +122,15 @@ void Session::call_tool(const json& id, const json& params, const Cancel& cancel
     return;
   }
   std::vector<Note> notes = take_pending_notes();
-  attach_notes(result, notes);
+  std::size_t more = 0;
+  if (notes.size() > kMaxNotesPerResult) {
+    std::vector<Note> later(std::make_move_iterator(notes.begin() + kMaxNotesPerResult),
+                            std::make_move_iterator(notes.end()));
+    notes.resize(kMaxNotesPerResult);
+    more = later.size();
+    keep_pending_notes(std::move(later));
+  }
+  attach_notes(result, notes, more);
   if (!respond(id, tool_result_to_json(result, !text_only(*def)), cancel))
     keep_pending_notes(std::move(notes));
 }

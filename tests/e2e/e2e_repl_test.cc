@@ -280,6 +280,63 @@ TEST(E2eRepl, SlashCompactSummarisesAndTheNextTurnListsTheLiveJobs) {
   EXPECT_EQ(term.wait_exit(), 0) << term.output();
 }
 
+// A reply cut mid-stream and retried: the part already shown is not printed again.
+TEST(E2eRepl, ARetriedReplyIsNotPrintedTwice) {
+  TempDir dir;
+  const json reply = turn({text_block("Alpha-one beta-two gamma-three delta-four")});
+  json cut = reply;
+  cut["disconnect_after_events"] = 4;  // message_start, block start, two of three text pieces
+  FakeServer server(dir, {cut, reply});
+  Terminal term(dir.path(), anthropic_env(dir, server), kAuto);
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("hello\r");
+  ASSERT_TRUE(term.expect("retrying")) << term.output();
+  ASSERT_TRUE(term.expect("delta-four")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  const std::string out = term.output();
+  std::size_t shown = 0;
+  for (auto at = out.find("Alpha-one"); at != std::string::npos; at = out.find("Alpha-one", at + 1))
+    ++shown;
+  EXPECT_EQ(shown, 1u) << out;
+  EXPECT_EQ(server.log().size(), 2u) << "the cut reply and its retry";
+  term.type("\x04");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
+// /jobs puts the running job first, however many foreground calls ended after it started.
+TEST(E2eRepl, SlashJobsListsRunningJobsFirst) {
+  TempDir dir;
+  FakeServer server(
+      dir, {
+               turn({tool_use("background_run", {{"command", "sleep 30"}, {"label", "server"}})}),
+               turn({tool_use("bash", {{"command", "echo first-fg"}})}),
+               turn({tool_use("bash", {{"command", "echo second-fg"}})}),
+               turn({text_block("Both done.")}),
+               turn({text_block("Noted the kill.")}),  // the killed job's wake-up
+           });
+  Terminal term(dir.path(), anthropic_env(dir, server), kAuto);
+  ASSERT_TRUE(term.expect(kPrompt, 30s)) << term.output();
+  term.type("go\r");
+  ASSERT_TRUE(term.expect("Both done.")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("/jobs\r");
+  ASSERT_TRUE(term.expect("`echo second-fg`")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  const std::string out = term.output();
+  const auto listed = out.rfind("/jobs");
+  const auto server_line = out.find("(server) running", listed);
+  const auto first_fg = out.find("`echo first-fg`", listed);
+  ASSERT_NE(server_line, std::string::npos) << out;
+  ASSERT_NE(first_fg, std::string::npos) << out;
+  EXPECT_LT(server_line, first_fg) << out;
+  term.type("/kill 1\r");
+  ASSERT_TRUE(term.expect("killing task 1")) << term.output();
+  ASSERT_TRUE(term.expect("Noted the kill.")) << term.output();
+  ASSERT_TRUE(term.expect(kPrompt)) << term.output();
+  term.type("\x04");
+  EXPECT_EQ(term.wait_exit(), 0) << term.output();
+}
+
 TEST(E2eRepl, CtrlCInterruptsAndExitWithARunningJobAsksThenKillsIt) {
   TempDir dir;
   FakeServer server(

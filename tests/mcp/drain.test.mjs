@@ -62,6 +62,30 @@ describe('meanwhile mcp: pending notes and client-added fields', () => {
     assert.equal(waited.structuredContent.since_last_call.length, 2, 'the gate and the quick job');
   });
 
+  test('one result carries at most 20 notes; the rest come with the next', async () => {
+    await s.call('check_background', {});  // whatever earlier tests left pending
+    const gate = await s.call('background_run', { command: 'sleep 0.5' });
+    const ids = [];
+    for (let i = 0; i < 25; i++) {
+      const run = await s.call('background_run', {
+        command: `true ${i}`,
+        after: [gate.structuredContent.task_id],
+      });
+      ids.push(run.structuredContent.task_id);
+    }
+    const last = await s.call('background_run', { command: 'true last', after: ids });
+    const waited = await s.call('background_wait', {
+      task_ids: [last.structuredContent.task_id],
+      timeout: 60,
+    });
+    // Pending besides the last job's own event: the gate's and the 25 jobs' notes.
+    assert.equal(waited.structuredContent.since_last_call.length, 20);
+    assert.match(text(waited), /\(6 more events wait for your next call of any meanwhile tool\)/);
+    const next = await s.call('check_background', {});
+    assert.equal(next.structuredContent.since_last_call.length, 6);
+    assert.doesNotMatch(text(next), /more events wait/);
+  });
+
   test('a field the schema does not know is ignored and named; wrong types still fail', async () => {
     // Gemini CLI adds wait_for_previous to every call.
     const listed = await s.call('check_background', { wait_for_previous: true });
@@ -69,9 +93,12 @@ describe('meanwhile mcp: pending notes and client-added fields', () => {
     assert.match(text(listed), /ignored field wait_for_previous: this tool does not take it/);
     assert.deepEqual(listed.structuredContent.ignored_fields, ['wait_for_previous']);
 
-    const run = await s.call('background_run', { command: 'true', wait_for_previous: false });
+    // A job that cannot end before background_run answers: the result says "started".
+    const run = await s.call('background_run', { command: 'sleep 20', wait_for_previous: false });
     assert.ok(!run.isError, text(run));
     assert.match(text(run), /^started task \d+/);
+    assert.match(text(run), /ignored field wait_for_previous/);
+    await s.call('background_kill', { task_id: run.structuredContent.task_id });
 
     const wrong = await s.call('background_run', { command: 5, wait_for_previous: true });
     assert.equal(wrong.isError, true);
