@@ -36,11 +36,12 @@ std::size_t default_context_window(const std::string& model) {
   return 128000;  // gpt-4o and most OpenAI-compatible servers' models
 }
 
-std::size_t estimate_tokens(const llm::Request& request) {
+std::size_t estimate_tokens(const std::string& system, const nlohmann::json& tools,
+                            const nlohmann::json& messages) {
   const auto bytes = [](const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size();
   };
-  return (request.system.size() + bytes(request.tools) + bytes(request.messages) + 3) / 4;
+  return (system.size() + bytes(tools) + bytes(messages) + 3) / 4;
 }
 
 std::size_t reported_input_tokens(const nlohmann::json& usage) {
@@ -58,12 +59,12 @@ std::optional<std::size_t> compaction_split(const nlohmann::json& messages) {
   return std::nullopt;
 }
 
-llm::Request summary_request(const llm::Request& like, const nlohmann::json& messages,
-                             std::size_t split) {
+llm::Request summary_request(const std::string& model, const nlohmann::json& tools,
+                             const nlohmann::json& messages, std::size_t split) {
   llm::Request request;
-  request.model = like.model;
+  request.model = model;
   request.system = kSummarySystem;
-  request.tools = like.tools;  // the history holds tool_use blocks: the API wants their tools
+  request.tools = tools;
   request.max_tokens = 4096;
   request.messages = nlohmann::json::array();
   for (std::size_t i = 0; i < split && i < messages.size(); ++i)

@@ -22,7 +22,8 @@ constexpr double kCompactAt = 0.8;
 std::size_t default_context_window(const std::string& model);
 
 // What a request will cost, estimated at 4 bytes a token (system prompt, tools and messages).
-std::size_t estimate_tokens(const llm::Request& request);
+std::size_t estimate_tokens(const std::string& system, const nlohmann::json& tools,
+                            const nlohmann::json& messages);
 // The input tokens a response reports its request used (Anthropic's input and cache tokens,
 // OpenAI's prompt_tokens); 0 when it reports none.
 std::size_t reported_input_tokens(const nlohmann::json& usage);
@@ -32,9 +33,10 @@ std::size_t reported_input_tokens(const nlohmann::json& usage);
 // there is no such turn: nothing older can be summarised.
 std::optional<std::size_t> compaction_split(const nlohmann::json& messages);
 
-// The request that asks the model to summarise messages [0, split).
-llm::Request summary_request(const llm::Request& like, const nlohmann::json& messages,
-                             std::size_t split);
+// The request that asks the model to summarise messages [0, split), with the conversation's
+// tools (the history holds tool_use blocks: the API wants their tools).
+llm::Request summary_request(const std::string& model, const nlohmann::json& tools,
+                             const nlohmann::json& messages, std::size_t split);
 
 // "<live-jobs>" + every queued or running job as the job lines read everywhere + "</live-jobs>".
 std::string live_jobs_text(Lane& lane);

@@ -70,32 +70,32 @@ RunOutcome Loop::run_user_text(std::string_view text, int max_calls) {
   return run(blocks, {}, max_calls);
 }
 
-llm::Request Loop::request_for(const json& messages) const {
+Result<llm::Response> Loop::call_model() {
   llm::Request request;
   request.model = options_.model;
   request.system = options_.system_prompt;
-  request.messages = messages;
+  request.messages = messages_;
   request.tools = tool_defs_;
   request.max_tokens = options_.max_tokens;
-  return request;
-}
-
-Result<llm::Response> Loop::call_model() {
-  llm::Request request = request_for(messages_);
   llm::StreamHandler handler;
   handler.on_text = events_.on_text;
   handler.on_retry = events_.on_retry;
-  last_estimate_ = estimate_tokens(request);
   auto response = provider_.send(request, handler, ctx_.cancel);
   last_reported_ = response ? reported_input_tokens(response->usage) : 0;
   return response;
 }
 
-std::size_t Loop::next_request_tokens() const {
-  const std::size_t estimate = estimate_tokens(request_for(messages_));
+std::size_t Loop::raw_estimate() const {
+  return estimate_tokens(options_.system_prompt, tool_defs_, messages_);
+}
+
+std::size_t Loop::corrected(std::size_t estimate) const {
   // The API counts better than 4 bytes a token: add what it saw beyond our last estimate.
-  if (last_reported_ > last_estimate_) return estimate + (last_reported_ - last_estimate_);
-  return estimate;
+  return last_reported_ > last_estimate_ ? estimate + (last_reported_ - last_estimate_) : estimate;
+}
+
+std::size_t Loop::next_request_tokens() const {
+  return corrected(raw_estimate());
 }
 
 Result<std::size_t> Loop::compact() {
@@ -107,7 +107,7 @@ Result<std::size_t> Loop::compact() {
   const std::size_t before = next_request_tokens();
   llm::StreamHandler handler;  // the summary is not shown as it streams
   handler.on_retry = events_.on_retry;
-  auto response = provider_.send(summary_request(request_for(messages_), messages_, *split),
+  auto response = provider_.send(summary_request(options_.model, tool_defs_, messages_, *split),
                                  handler, ctx_.cancel);
   if (!response) return make_error(response.error_info().code, "compaction: " + response.error());
   const std::string summary = message_text(json{{"content", response->content}});
@@ -127,17 +127,22 @@ Result<std::size_t> Loop::compact() {
 }
 
 void Loop::prepare_request() {
+  // One serialization per request for the estimate (two when it compacts).
+  std::size_t estimate = raw_estimate();
   if (options_.context_window > 0 &&
-      static_cast<double>(next_request_tokens()) >
+      static_cast<double>(corrected(estimate)) >
           kCompactAt * static_cast<double>(options_.context_window)) {
     // A failure (nothing older to summarise, the provider) leaves the request as it is: it may
     // still fit, and a provider error shows on the request itself.
-    (void)compact();
+    if (compact()) estimate = raw_estimate();
   }
   if (live_jobs_due_) {
-    add_user_blocks(messages_, json::array({text_block(live_jobs_text(ctx_.lane))}));
+    std::string live = live_jobs_text(ctx_.lane);
+    estimate += (live.size() + 3) / 4;
+    add_user_blocks(messages_, json::array({text_block(std::move(live))}));
     live_jobs_due_ = false;
   }
+  last_estimate_ = estimate;  // of the request about to be sent, for corrected()
 }
 
 std::optional<ToolResult> Loop::permission_refusal(const std::string& name, const json& input) {

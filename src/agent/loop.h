@@ -106,7 +106,8 @@ class Loop {
  private:
   // Calls the model once with the conversation; appends the answer.
   Result<llm::Response> call_model();
-  llm::Request request_for(const nlohmann::json& messages) const;
+  std::size_t raw_estimate() const;  // 4 bytes a token, of the conversation as it is
+  std::size_t corrected(std::size_t estimate) const;
   // Before a request: compacts when it would pass the budget, adds the live-jobs block when due.
   void prepare_request();
   // Runs the tool_use blocks of the last assistant turn; returns the tool_result blocks.

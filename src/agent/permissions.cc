@@ -18,6 +18,7 @@
 
 #include "base/json_parse.h"
 #include "lane/unique_fd.h"
+#include "tools/format.h"
 
 namespace meanwhile::agent {
 namespace {
@@ -77,13 +78,6 @@ std::string relative_path(const std::string& workspace, const std::string& path)
   const std::string out = rel.string();
   if (out.empty() || out == "." || out.rfind("..", 0) == 0) return {};
   return out;
-}
-
-std::string one_line(std::string text, std::size_t max) {
-  for (char& c : text)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (text.size() > max) text = text.substr(0, max) + "…";
-  return text;
 }
 
 json read_rules_file(const std::string& path, std::string* warning) {

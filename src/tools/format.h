@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -17,5 +18,8 @@ std::string format_note(const Note& note);
 std::string format_job_line(const JobInfo& job);
 // The structured form of a job (MCP structuredContent, stream-json events).
 nlohmann::json job_to_json(const JobInfo& job);
+// One line: newlines and tabs become spaces, then at most max_bytes, cut at a character
+// boundary with "…" appended when cut.
+std::string one_line(std::string_view text, std::size_t max_bytes);
 
 }  // namespace meanwhile

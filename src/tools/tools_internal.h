@@ -12,6 +12,7 @@
 
 #include "meanwhile/lane.h"
 #include "meanwhile/tools.h"
+#include "tools/format.h"
 
 namespace meanwhile {
 
@@ -22,8 +23,6 @@ std::string valid_utf8(std::string_view raw);
 std::size_t utf8_length(std::string_view text);
 // At most max_bytes of `text`, cut at a character boundary, with "…" appended when cut.
 std::string shorten(std::string_view text, std::size_t max_bytes);
-// One line: newlines and tabs become spaces, then shortened.
-std::string one_line(std::string_view text, std::size_t max_bytes);
 // "0.4s", "12.3s", "2m05s", "1h02m".
 std::string format_duration(double seconds);
 // Longest job timeout the tools accept (the schemas' maximum): 30 days.
